@@ -1,0 +1,153 @@
+# jetway -- build, test and bench.
+#
+#   make                 build $(BUILD)/jetway and $(BUILD)/plugins/*.so
+#   make test            install missing packages, build, run unit and
+#                        integration tests, then the same under ASan+UBSan
+#   make unit            unit tests only (no servers)
+#   make integration     integration tests only
+#   make test-asan       the test suite built with -fsanitize=address,undefined
+#   make demo            the order-processing pipeline end to end
+#   make bench           throughput/latency against a raw cnats baseline
+#   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
+#   make format / format-check
+#
+# BUILD selects the output directory, so several variants (and several
+# developers' trees) can be built side by side: make BUILD=build/asan SAN=1.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SAN     ?=
+WERROR  ?= 1
+
+PKGS    := libuv libnats yaml-0.1 libcjson hiredis libmicrohttpd libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC      ?= cc
+CPPFLAGS += -D_GNU_SOURCE -Icore -Icore/include $(PKG_CFLAGS)
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wwrite-strings -Wformat=2 -Wpointer-arith \
+           -Wundef -Wvla -Wimplicit-fallthrough -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 $(WARN) -fno-common -fstack-protector-strong -MMD -MP -pthread
+LDFLAGS += -Wl,-z,relro,-z,now -pthread
+LDLIBS  += $(PKG_LIBS) -ldl -lm -lcrypto
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=address,undefined
+else
+CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+# Fail points are compiled into test builds only (JW_FAILPOINTS=1).
+ifeq ($(FAILPOINTS),1)
+CPPFLAGS += -DJW_FAILPOINTS=1
+endif
+
+PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
+PLUGIN_LDFLAGS := -shared -Wl,-z,defs
+
+CORE_SRCS  := $(wildcard core/*.c)
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS   := $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJS))
+
+PLUGIN_DIRS := $(patsubst %/,%,$(wildcard plugins/*/))
+PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
+
+TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
+TPLUGIN_SOS  := $(TPLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all plugins test unit integration test-asan asan demo bench install clean \
+        format format-check deps check-deps soak
+
+all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS)
+
+plugins: $(PLUGIN_SOS)
+
+$(BUILD)/jetway: $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# A plugin is every .c of plugins/NAME/, linked into one .so.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) core/include/jetway/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
+	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
+	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/deps
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh
+
+# `make test` is the README's test command and what CI runs.
+test: deps
+	$(MAKE) FAILPOINTS=1 all $(UNIT_BINS)
+	$(MAKE) FAILPOINTS=1 unit
+	$(MAKE) FAILPOINTS=1 integration
+	$(MAKE) test-asan
+	@echo "make test: all suites passed"
+
+test-asan asan:
+	$(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 all
+	$(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 JW_NO_DLCLOSE=1 JW_SANITIZED=1 \
+	    $(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 integration
+
+demo: deps all
+	@JETWAY_BUILD=$(BUILD) scripts/demo
+
+bench: deps
+	$(MAKE) BUILD=build/bench all
+	@JETWAY_BUILD=build/bench scripts/bench
+
+install: $(BUILD)/jetway
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/jetway \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/jetway/plugins
+	install -m 0755 $(BUILD)/jetway $(DESTDIR)$(PREFIX)/bin/jetway
+	install -m 0644 core/include/jetway/plugin.h $(DESTDIR)$(PREFIX)/include/jetway/plugin.h
+	install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PREFIX)/lib/jetway/plugins/ 2>/dev/null || true
+	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/jetway-plugin.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jetway-plugin.pc
+
+format:
+	clang-format -i $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]')
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJS:.o=.d)
