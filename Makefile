@@ -64,13 +64,16 @@ TPLUGIN_SOS  := $(TPLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all plugins test unit integration test-asan asan demo bench install clean \
         format format-check deps check-deps soak
 
-all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS)
+all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
 
 plugins: $(PLUGIN_SOS)
 
@@ -98,6 +101,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Test tools (talk to real servers) may use any core module.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -105,8 +113,8 @@ $(BUILD)/bench/%: tests/bench/%.c
 deps:
 	@scripts/deps
 
-unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+unit: $(UNIT_BINS) $(TPLUGIN_SOS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) $$t; done
 
 integration: all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh
