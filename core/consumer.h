@@ -1,0 +1,35 @@
+/*
+ * consumer.h -- serving one durable pull consumer: its fetcher thread, its
+ * in-flight credits and the life cycle of its jobs.
+ *
+ * The fetcher binds to the durable (created beforehand by provisioning; the
+ * bind never creates or deletes it), then loops: wait for credits, pull a
+ * batch, turn each message into a job and hand the batch on, to the loop
+ * for claiming (dedup) or straight to the worker pool. Credits
+ * (max_inflight - inflight) bound everything a consumer holds, so when
+ * handlers are slow fetching stops and JetStream keeps the rest.
+ *
+ * Threads: consumer_start/consumer_update/consumer_stop/consumer_free on the
+ * loop thread; job_finish from any thread.
+ */
+#ifndef JW_CONSUMER_H
+#define JW_CONSUMER_H
+
+#include "rt.h"
+
+consumer_rt *consumer_start(rt *r, gen *g, const cfg_consumer *cc);
+/* Switch to a new generation's settings and handler (reload). */
+void consumer_update(consumer_rt *c, gen *g, const cfg_consumer *cc);
+/* Ask the fetcher to stop; the consumer drains as its jobs finish. */
+void consumer_stop(consumer_rt *c);
+/* True once the fetcher has exited and nothing is in flight. */
+int consumer_drained(consumer_rt *c);
+/* Join the fetcher, release the subscription (never deletes the durable). */
+void consumer_free(consumer_rt *c);
+
+/* Return a job's credit and resources; `j->msg` must be settled already. */
+void job_finish(job *j);
+/* Build the key of a job's claim. */
+void job_dedup_key(job *j);
+
+#endif /* JW_CONSUMER_H */

@@ -1,0 +1,113 @@
+/*
+ * dlq_publish.c -- see dlq_publish.h.
+ */
+#include "dlq_publish.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "failpoint.h"
+
+/* Headers of the original that must not travel with the letter. */
+static int
+header_dropped(const char *key)
+{
+    return strcasecmp(key, "Nats-Msg-Id") == 0 || strncasecmp(key, "Nats-Expected-", 14) == 0 ||
+           strncasecmp(key, "Jetway-", 7) == 0;
+}
+
+static natsStatus
+copy_headers(natsMsg *dst, natsMsg *src)
+{
+    const char **keys = NULL;
+    int nkeys = 0;
+    natsStatus s = natsMsgHeader_Keys(src, &keys, &nkeys);
+    if (s == NATS_NOT_FOUND)
+        return NATS_OK;
+    for (int i = 0; s == NATS_OK && i < nkeys; i++) {
+        if (header_dropped(keys[i]))
+            continue;
+        const char **vals = NULL;
+        int nvals = 0;
+        s = natsMsgHeader_Values(src, keys[i], &vals, &nvals);
+        for (int k = 0; s == NATS_OK && k < nvals; k++)
+            s = natsMsgHeader_Add(dst, keys[i], vals[k]);
+        free((void *)vals);
+        if (s == NATS_NOT_FOUND)
+            s = NATS_OK;
+    }
+    free((void *)keys);
+    return s;
+}
+
+/* Header values must be one line: replace CR/LF of error texts. */
+static void
+one_line(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src);
+    for (char *p = dst; *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    }
+}
+
+int
+dlq_publish(job *j, const char *reason, char *err, size_t errlen)
+{
+    const cfg_consumer *cc = j->cc;
+    rt *r = j->c->r;
+    if (!cc->dead_letter) {
+        snprintf(err, errlen, "consumer has no dead_letter subject");
+        return -1;
+    }
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, cc->dead_letter, NULL, natsMsg_GetData(j->msg),
+                                  natsMsg_GetDataLength(j->msg));
+    char buf[64], id[512], why[JW_REASON_MAX];
+    if (s == NATS_OK)
+        s = copy_headers(m, j->msg);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Jetway-Original-Subject", natsMsg_GetSubject(j->msg));
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Jetway-Stream", cc->stream);
+    if (s == NATS_OK) {
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)j->meta.stream_seq);
+        s = natsMsgHeader_Set(m, "Jetway-Sequence", buf);
+    }
+    if (s == NATS_OK) {
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)j->meta.delivered);
+        s = natsMsgHeader_Set(m, "Jetway-Deliveries", buf);
+    }
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Jetway-Consumer", cc->name);
+    if (s == NATS_OK) {
+        one_line(why, sizeof(why), reason);
+        s = natsMsgHeader_Set(m, "Jetway-Error", why);
+    }
+    if (s == NATS_OK && j->has_id)
+        s = natsMsgHeader_Set(m, "Jetway-Message-Id", j->id);
+    if (s == NATS_OK) {
+        snprintf(id, sizeof(id), "%s:%s:%llu", cc->name, cc->stream,
+                 (unsigned long long)j->meta.stream_seq);
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+    }
+    jsPubAck *pa = NULL;
+    jsErrCode jerr = 0;
+    if (s == NATS_OK) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = j->g->cfg->nats.request_timeout_ms > 0 ? j->g->cfg->nats.request_timeout_ms
+                                                             : 5000;
+        s = js_PublishMsg(&pa, r->js, m, &po, &jerr);
+    }
+    natsMsg_Destroy(m);
+    jsPubAck_Destroy(pa);
+    if (s != NATS_OK) {
+        snprintf(err, errlen, "%s (%s, jerr %d)", natsStatus_GetText(s), nats_GetLastError(NULL),
+                 (int)jerr);
+        return -1;
+    }
+    return 0;
+}

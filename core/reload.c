@@ -1,0 +1,288 @@
+/*
+ * reload.c -- see reload.h.
+ */
+#include "reload.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consumer.h"
+#include "gen.h"
+#include "log.h"
+#include "provision.h"
+#include "rds.h"
+#include "service.h"
+
+void rt_run_task(rt *r, void (*fn)(void *), void *arg);
+
+typedef struct reload_ev {
+    mpsc_node node;
+    gen *g;
+    cfg_errors errs;
+} reload_ev;
+
+void
+reload_init(rt *r)
+{
+    (void)r;
+}
+
+void
+reload_close(rt *r)
+{
+    (void)r;
+}
+
+static void *
+reload_main(void *arg)
+{
+    rt *r = arg;
+    reload_ev *ev = calloc(1, sizeof(*ev));
+    if (!ev) {
+        log_error("reload: out of memory");
+        return NULL;
+    }
+    jw_config *cfg = NULL;
+    if (config_load(r->config_path, &cfg, &ev->errs) == 0) {
+        char err[1024];
+        if (provision_apply(r->js, cfg, 0, err, sizeof(err)) != 0) {
+            cfg_errors_add(&ev->errs, "%s: provisioning refused: %s", cfg->path, err);
+            config_free(cfg);
+        } else {
+            /* r->cur cannot change while a reload runs: only the loop swaps
+             * it, and only when this thread's result arrives. */
+            ev->g = gen_create(r, cfg, r->cur, &ev->errs);
+        }
+    }
+    mpsc_push(&r->event_q, &ev->node);
+    nats_ReleaseThreadMemory();
+    return NULL;
+}
+
+void
+reload_request(rt *r)
+{
+    if (r->reloading) {
+        r->reload_pending = 1;
+        log_info("reload: already running; one more will follow");
+        return;
+    }
+    log_info("reload: reading %s", r->config_path);
+    r->reloading = 1;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    if (pthread_create(&t, &attr, reload_main, r) != 0) {
+        log_error("reload: cannot start the reload thread");
+        r->reloading = 0;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void
+write_status(rt *r, int ok, const char *digest, const char *error)
+{
+    if (!r->pid_file)
+        return;
+    char path[4096], tmp[4100];
+    snprintf(path, sizeof(path), "%s.reload", r->pid_file);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        log_warn("reload: cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "{\"seq\":%llu,\"ok\":%s,\"digest\":\"%s\",\"ts\":%lld,\"error\":\"",
+            (unsigned long long)r->reload_seq, ok ? "true" : "false", digest ? digest : "",
+            (long long)time(NULL));
+    for (const char *p = error ? error : ""; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p == '\n' ? ' ' : *p, f);
+    }
+    fprintf(f, "\"}\n");
+    fclose(f);
+    rename(tmp, path);
+}
+
+static consumer_rt *
+find_consumer(rt *r, const char *name)
+{
+    for (consumer_rt *c = r->consumers; c; c = c->next) {
+        if (!c->removed && strcmp(c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static service_rt *
+find_service(rt *r, const char *name)
+{
+    for (service_rt *s = r->services; s; s = s->next) {
+        if (!s->removed && strcmp(s->name, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Append ",name" to a bounded list for the log line. */
+static void
+list_add(char *buf, size_t n, const char *name)
+{
+    size_t l = strlen(buf);
+    snprintf(buf + l, n - l, "%s%s", l ? "," : "", name);
+}
+
+static void
+apply(rt *r, gen *g)
+{
+    const jw_config *cfg = g->cfg;
+    gen *old = r->cur;
+    char added[512] = "", removed[512] = "", updated[512] = "", swapped[512] = "";
+
+    for (size_t i = 0; i < cfg->nconsumers; i++) {
+        const cfg_consumer *cc = &cfg->consumers[i];
+        consumer_rt *c = find_consumer(r, cc->name);
+        if (c) {
+            if (gen_instance(old, cc->handler) != gen_instance(g, cc->handler) ||
+                c->inst != gen_instance(g, cc->handler))
+                list_add(updated, sizeof(updated), cc->name);
+            consumer_update(c, g, cc);
+            continue;
+        }
+        c = consumer_start(r, g, cc);
+        if (c) {
+            c->next = r->consumers;
+            r->consumers = c;
+            list_add(added, sizeof(added), cc->name);
+        }
+    }
+    for (consumer_rt *c = r->consumers; c; c = c->next) {
+        if (c->removed || config_find_consumer(cfg, c->name))
+            continue;
+        pthread_mutex_lock(&c->mu);
+        c->prune = c->cc->prune;
+        pthread_mutex_unlock(&c->mu);
+        c->removed = 1;
+        consumer_stop(c);
+        list_add(removed, sizeof(removed), c->name);
+    }
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const cfg_service_ep *ep = &cfg->services[i];
+        service_rt *s = find_service(r, ep->name);
+        if (s) {
+            service_update(s, g, ep);
+            continue;
+        }
+        s = service_start(r, g, ep);
+        if (s) {
+            s->next = r->services;
+            r->services = s;
+            list_add(added, sizeof(added), ep->name);
+        }
+    }
+    for (service_rt *s = r->services; s; s = s->next) {
+        int keep = 0;
+        for (size_t i = 0; i < cfg->nservices; i++)
+            keep |= strcmp(cfg->services[i].name, s->name) == 0;
+        if (!keep && !s->removed) {
+            s->removed = 1;
+            service_stop(s);
+            list_add(removed, sizeof(removed), s->name);
+        }
+    }
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        if (gen_instance(old, cfg->plugins[i].name) != g->insts[i])
+            list_add(swapped, sizeof(swapped), cfg->plugins[i].name);
+    }
+
+    g->id = ++r->next_gen_id;
+    r->cur = g;
+    gen_unref(r, old, 1);
+    log_setup(cfg->log.format == CFG_LOG_JSON, cfg->log.level, cfg->service.name);
+    stats_lock();
+    snprintf(stats.config_digest, sizeof(stats.config_digest), "%s", cfg->digest);
+    stats_unlock();
+    atomic_fetch_add(&stats.reloads_ok, 1);
+    atomic_store(&stats.last_reload_ok, 1);
+    atomic_store(&stats.last_reload_ts, (int_fast64_t)time(NULL));
+    log_info("reload: ok, config sha256 %.12s, generation %llu; consumers added [%s] removed [%s] "
+             "handler changed [%s]; plugins swapped [%s]",
+             cfg->digest, (unsigned long long)g->id, added, removed, updated, swapped);
+    write_status(r, 1, cfg->digest, NULL);
+}
+
+void
+reload_on_event(rt *r, mpsc_node *node)
+{
+    reload_ev *ev = (reload_ev *)((char *)node - offsetof(reload_ev, node));
+    r->reloading = 0;
+    r->reload_seq++;
+    if (!ev->g || r->draining) {
+        char first[1024] = "";
+        for (size_t i = 0; i < ev->errs.n; i++) {
+            log_error("reload: %s", ev->errs.v[i].text);
+            if (i == 0)
+                snprintf(first, sizeof(first), "%s", ev->errs.v[i].text);
+        }
+        if (ev->g) {
+            gen_unref(r, ev->g, 1);
+            snprintf(first, sizeof(first), "draining");
+        }
+        atomic_fetch_add(&stats.reloads_failed, 1);
+        atomic_store(&stats.last_reload_ok, 0);
+        atomic_store(&stats.last_reload_ts, (int_fast64_t)time(NULL));
+        log_error("reload: failed (%zu error%s); the running configuration is unchanged",
+                  ev->errs.n, ev->errs.n == 1 ? "" : "s");
+        write_status(r, 0, r->cur ? r->cur->cfg->digest : "", first);
+    } else {
+        apply(r, ev->g);
+    }
+    cfg_errors_free(&ev->errs);
+    free(ev);
+    if (r->reload_pending && !r->draining) {
+        r->reload_pending = 0;
+        reload_request(r);
+    }
+}
+
+typedef struct prune_task {
+    rt *r;
+    char *stream;
+    char *name;
+} prune_task;
+
+static void
+prune_run(void *arg)
+{
+    prune_task *t = arg;
+    char err[512];
+    if (provision_consumer_delete(t->r->js, t->stream, t->name, err, sizeof(err)) == 0)
+        log_info("reload: durable consumer %s/%s deleted (prune: true)", t->stream, t->name);
+    else
+        log_error("reload: cannot delete durable %s/%s: %s", t->stream, t->name, err);
+    free(t->stream);
+    free(t->name);
+    free(t);
+}
+
+void
+reload_consumer_gone(rt *r, consumer_rt *c)
+{
+    log_info("reload: consumer %s drained and stopped", c->name);
+    if (!c->prune)
+        return;
+    prune_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return;
+    t->r = r;
+    t->stream = strdup(c->stream);
+    t->name = strdup(c->name);
+    rt_run_task(r, prune_run, t);
+}

@@ -1,0 +1,398 @@
+/*
+ * settle.c -- see settle.h. The delivery protocol of DESIGN.md ("Delivery
+ * semantics") lives here; delivery-notes.md §2.3 has the reasoning.
+ */
+#include "settle.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "consumer.h"
+#include "dlq_publish.h"
+#include "failpoint.h"
+#include "log.h"
+#include "rds.h"
+#include "rnd.h"
+#include "span.h"
+
+#define JOB_OF(ptr, member) ((job *)((char *)(ptr)-offsetof(job, member)))
+
+/* NAK delay while Redis is unreachable: long enough not to burn deliveries. */
+#define REDIS_DOWN_NAK_MS 2000
+
+int64_t
+settle_backoff_ms(const cfg_consumer *cc, uint64_t deliveries)
+{
+    if (!cc->nbackoff)
+        return rnd_jitter(1000, 10);
+    size_t i = deliveries > 0 ? (size_t)(deliveries - 1) : 0;
+    if (i >= cc->nbackoff)
+        i = cc->nbackoff - 1;
+    return rnd_jitter(cc->backoff_ms[i], 10);
+}
+
+static void
+job_log_ctx(const job *j, log_ctx *lc)
+{
+    memset(lc, 0, sizeof(*lc));
+    lc->consumer = j->cc->name;
+    lc->stream = j->cc->stream;
+    lc->seq = j->meta.stream_seq;
+    lc->message_id = j->has_id ? j->id : NULL;
+    lc->trace_id = j->trace_id;
+    lc->span_id = j->span_id;
+}
+
+/* Perform the NATS side of the settlement. Any thread. */
+static void
+nats_settle(job *j)
+{
+    stats_consumer *st = j->c->st;
+    natsStatus s = NATS_OK;
+    stats_result res = STATS_RESULT_ACK;
+    switch (j->settle) {
+    case SETTLE_ACK:
+        s = natsMsg_Ack(j->msg, NULL);
+        break;
+    case SETTLE_DUP:
+        s = natsMsg_Ack(j->msg, NULL);
+        res = STATS_RESULT_DUPLICATE;
+        break;
+    case SETTLE_NAK:
+        s = j->delay_ms > 0 ? natsMsg_NakWithDelay(j->msg, j->delay_ms, NULL)
+                            : natsMsg_Nak(j->msg, NULL);
+        res = STATS_RESULT_RETRY;
+        break;
+    case SETTLE_DEAD:
+        s = natsMsg_Term(j->msg, NULL);
+        res = STATS_RESULT_DEAD_LETTER;
+        break;
+    case SETTLE_NONE:
+        return;
+    }
+    atomic_fetch_add_explicit(&st->results[res], 1, memory_order_relaxed);
+    if (s != NATS_OK) {
+        /* The server redelivers after ack_wait; nothing is lost. */
+        log_ctx lc;
+        job_log_ctx(j, &lc);
+        lc.error = natsStatus_GetText(s);
+        jw_log(JW_LOG_WARN, &lc, "settling the message failed; it will be redelivered");
+    }
+}
+
+static void
+settle_nak(job *j, int64_t delay_ms)
+{
+    j->settle = SETTLE_NAK;
+    j->delay_ms = delay_ms;
+}
+
+static void
+dead_letter(job *j, const char *reason)
+{
+    log_ctx lc;
+    job_log_ctx(j, &lc);
+    lc.error = reason;
+    char err[256];
+    if (dlq_publish(j, reason, err, sizeof(err)) == 0) {
+        FAILPOINT("after_dead_letter");
+        jw_log(JW_LOG_WARN, &lc, "message dead-lettered to %s after %llu deliveries",
+               j->cc->dead_letter ? j->cc->dead_letter : "(none)",
+               (unsigned long long)j->meta.delivered);
+        j->settle = SETTLE_DEAD;
+        return;
+    }
+    /* Never drop: try again later. */
+    jw_log(JW_LOG_ERROR, &lc, "dead-letter publish failed (%s); the message will be retried", err);
+    settle_nak(j, settle_backoff_ms(j->cc, j->meta.delivered));
+}
+
+static void
+build_view(job *j, jw_msg *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->struct_size = sizeof(*v);
+    v->subject = natsMsg_GetSubject(j->msg);
+    v->data = natsMsg_GetData(j->msg);
+    v->len = (size_t)natsMsg_GetDataLength(j->msg);
+    v->stream = j->cc->stream;
+    v->consumer = j->cc->name;
+    v->stream_seq = j->meta.stream_seq;
+    v->deliveries = j->meta.delivered;
+    v->timestamp_ns = j->meta.timestamp_ns;
+    v->message_id = j->has_id ? j->id : NULL;
+    v->dedup_key = j->claimed ? j->key : NULL;
+    v->claim_token = j->claimed ? j->token : NULL;
+    v->trace_id = j->trace_id;
+    v->span_id = j->span_id;
+    v->host_private = j;
+}
+
+/* Worker thread: call the handler (or dead-letter) and decide. */
+static void
+run_message(job *j)
+{
+    stats_consumer *st = j->c->st;
+    uint64_t t0 = clock_mono_ns();
+    if (j->meta.timestamp_ns > 0) {
+        int64_t age = clock_real_ns() - j->meta.timestamp_ns;
+        stats_hist_observe_us(&st->age_seconds, age > 0 ? (uint64_t)age / 1000 : 0);
+    }
+    int verdict = -1;
+    if (j->dead_reason) {
+        dead_letter(j, j->dead_reason);
+    } else {
+        jw_msg v;
+        build_view(j, &v);
+        jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
+        res.reason[0] = '\0';
+        j->inst->mod->desc->handle(j->inst->ctx, &v, &res);
+        res.reason[sizeof(res.reason) - 1] = '\0';
+        verdict = (int)res.verdict;
+        stats_hist_observe_us(&st->handler_seconds, (clock_mono_ns() - t0) / 1000);
+        FAILPOINT("after_handle");
+        uint64_t dl = j->meta.delivered;
+        int last = j->cc->max_deliver > 0 && dl >= (uint64_t)j->cc->max_deliver;
+        switch (res.verdict) {
+        case JW_ACK:
+            j->settle = SETTLE_ACK;
+            break;
+        case JW_RETRY:
+            if (last) {
+                snprintf(j->reason, sizeof(j->reason), "retries exhausted after %llu deliveries: %.180s",
+                         (unsigned long long)dl, res.reason[0] ? res.reason : "handler asked to retry");
+                dead_letter(j, j->reason);
+            } else {
+                settle_nak(j, res.delay_ms >= 0 ? res.delay_ms : settle_backoff_ms(j->cc, dl));
+                log_ctx lc;
+                job_log_ctx(j, &lc);
+                lc.error = res.reason[0] ? res.reason : NULL;
+                jw_log(JW_LOG_INFO, &lc, "handler asked to retry in %lld ms (delivery %llu)",
+                       (long long)j->delay_ms, (unsigned long long)dl);
+            }
+            break;
+        case JW_REJECT:
+        default:
+            atomic_fetch_add_explicit(&st->results[STATS_RESULT_REJECT], 1,
+                                      memory_order_relaxed);
+            snprintf(j->reason, sizeof(j->reason), "%s",
+                     res.verdict == JW_REJECT
+                         ? (res.reason[0] ? res.reason : "rejected by handler")
+                         : "handler returned an invalid verdict");
+            dead_letter(j, j->reason);
+            break;
+        }
+    }
+    span_finish(j, t0, verdict);
+}
+
+void
+settle_run_job(pool_queue *q, pool_item *item)
+{
+    (void)q;
+    job *j = JOB_OF(item, item);
+    run_message(j);
+    if (j->claimed) {
+        /* Commit or release through the loop, which owns Redis. */
+        mpsc_push(&j->c->r->done_q, &j->node);
+        return;
+    }
+    nats_settle(j);
+    job_finish(j);
+}
+
+static void
+claim_cb(void *ud, rds_result res, int64_t aux)
+{
+    job *j = ud;
+    stats_consumer *st = j->c->st;
+    switch (res) {
+    case RDS_CLAIMED:
+        j->claimed = 1;
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_CLAIMED], 1, memory_order_relaxed);
+        FAILPOINT("after_claim");
+        if (j->c->r->draining) {
+            /* Claimed after the drain began: give it back for redelivery. */
+            settle_abandon(j);
+            return;
+        }
+        if (j->cc->max_deliver > 0 && j->meta.delivered > (uint64_t)j->cc->max_deliver) {
+            /* The host died on the last try: no more handler calls. */
+            snprintf(j->reason, sizeof(j->reason),
+                     "max deliveries exceeded: delivery %llu of max_deliver %d",
+                     (unsigned long long)j->meta.delivered, j->cc->max_deliver);
+            j->dead_reason = j->reason;
+        }
+        pool_submit(j->c->r->pool, &j->c->q, &j->item, &j->item, 1);
+        return;
+    case RDS_DONE:
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_DUPLICATE], 1, memory_order_relaxed);
+        j->settle = SETTLE_DUP;
+        break;
+    case RDS_BUSY:
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_BUSY], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->results[STATS_RESULT_BUSY], 1, memory_order_relaxed);
+        /* Someone holds the claim, or held it and crashed: come back when
+         * the lease has run out. */
+        settle_nak(j, rnd_jitter((aux > 100 ? aux : 100) + 50, 10));
+        break;
+    default:
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+        break;
+    }
+    nats_settle(j);
+    job_finish(j);
+}
+
+void
+settle_claim_drain(mpsc *q, mpsc_node *list)
+{
+    rt *r = q->data;
+    while (list) {
+        job *j = JOB_OF(list, node);
+        list = list->next;
+        if (!r->rds || !rds_connected(r->rds)) {
+            stats_consumer *st = j->c->st;
+            if (j->cc->dedup.on_unavailable == CFG_UNAVAILABLE_PROCESS) {
+                atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_UNCLAIMED], 1,
+                                          memory_order_relaxed);
+                log_ctx lc;
+                job_log_ctx(j, &lc);
+                jw_log(JW_LOG_WARN, &lc, "redis unavailable: processing without a claim");
+                j->unclaimed = 1;
+                pool_submit(r->pool, &j->c->q, &j->item, &j->item, 1);
+            } else {
+                atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+                settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+                nats_settle(j);
+                job_finish(j);
+            }
+            continue;
+        }
+        rds_claim(r->rds, j->key, j->token, j->cc->dedup.lease_ms, claim_cb, j);
+    }
+}
+
+static void
+commit_cb(void *ud, rds_result res, int64_t aux)
+{
+    (void)aux;
+    job *j = ud;
+    stats_consumer *st = j->c->st;
+    if (res == RDS_ERROR) {
+        /* Outcome unknown. Keep the message in flight and send the commit
+         * again once Redis is back; acking now could lose the done marker,
+         * nacking would re-run a handler that succeeded. */
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        rt *r = j->c->r;
+        j->node.next = r->commit_retry ? &r->commit_retry->node : NULL;
+        r->commit_retry = j;
+        return;
+    }
+    if (res == RDS_LEASE_LOST) {
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_LEASE_LOST], 1, memory_order_relaxed);
+        log_ctx lc;
+        job_log_ctx(j, &lc);
+        jw_log(JW_LOG_WARN, &lc,
+               "claim lease lost before commit (handler slower than dedup.lease?)");
+    }
+    FAILPOINT("after_commit");
+    nats_settle(j);
+    job_finish(j);
+}
+
+static void
+release_cb(void *ud, rds_result res, int64_t aux)
+{
+    (void)res;
+    (void)aux;
+    job *j = ud;
+    /* Whatever the release did, the NAK is right: an unreleased claim runs
+     * out with its lease and the redelivery then claims it. */
+    nats_settle(j);
+    job_finish(j);
+}
+
+static void
+send_commit(rt *r, job *j)
+{
+    const char *mark = j->settle == SETTLE_DEAD ? "dlq" : "ok";
+    rds_commit(r->rds, j->key, j->token, j->cc->dedup.ttl_ms, mark, commit_cb, j);
+}
+
+void
+settle_done_drain(mpsc *q, mpsc_node *list)
+{
+    rt *r = q->data;
+    while (list) {
+        job *j = JOB_OF(list, node);
+        list = list->next;
+        switch (j->settle) {
+        case SETTLE_ACK:
+        case SETTLE_DEAD:
+            send_commit(r, j);
+            break;
+        default:
+            rds_release(r->rds, j->key, j->token, release_cb, j);
+            break;
+        }
+    }
+}
+
+void
+settle_redis_up(rt *r)
+{
+    job *list = r->commit_retry;
+    r->commit_retry = NULL;
+    while (list) {
+        job *j = list;
+        list = (job *)(j->node.next ? JOB_OF(j->node.next, node) : NULL);
+        send_commit(r, j);
+    }
+}
+
+void
+settle_abandon(job *j)
+{
+    settle_nak(j, 0);
+    if (j->claimed) {
+        mpsc_push(&j->c->r->done_q, &j->node);
+        return;
+    }
+    nats_settle(j);
+    job_finish(j);
+}
+
+static int
+hexok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+void
+settle_trace_extract(job *j)
+{
+    const char *tp = NULL;
+    j->parent_span_id[0] = '\0';
+    if (natsMsgHeader_Get(j->msg, "traceparent", &tp) == NATS_OK && tp && strlen(tp) >= 55 &&
+        tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && hexok(tp, 2) && strncmp(tp, "ff", 2) &&
+        hexok(tp + 3, 32) && hexok(tp + 36, 16) &&
+        strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0 &&
+        strncmp(tp + 36, "0000000000000000", 16) != 0) {
+        memcpy(j->trace_id, tp + 3, 32);
+        j->trace_id[32] = '\0';
+        memcpy(j->parent_span_id, tp + 36, 16);
+        j->parent_span_id[16] = '\0';
+    } else {
+        rnd_hex(j->trace_id, 16);
+    }
+    rnd_hex(j->span_id, 8);
+}

@@ -1,0 +1,29 @@
+/*
+ * settle.h -- what happens to a message between fetch and its final
+ * ACK/NAK/TERM: the Redis claim, the handler call on a worker, the dead
+ * letter, the commit or release, and the settlement itself.
+ *
+ * Threads: settle_claim_drain and settle_done_drain are the loop's mpsc
+ * callbacks (claim_q, done_q); settle_run_job runs on a pool worker;
+ * settle_trace_extract on the fetcher. settle_redis_up runs on the loop when
+ * Redis comes back, to re-send commits that failed.
+ */
+#ifndef JW_SETTLE_H
+#define JW_SETTLE_H
+
+#include "rt.h"
+
+void settle_claim_drain(mpsc *q, mpsc_node *list);
+void settle_done_drain(mpsc *q, mpsc_node *list);
+void settle_run_job(pool_queue *q, pool_item *item);
+void settle_trace_extract(job *j);
+void settle_redis_up(rt *r);
+/* Drain: NAK a job that was fetched but never started (any thread but
+ * releases claims through the loop). */
+void settle_abandon(job *j);
+
+/* The NAK delay for a failed delivery: backoff[deliveries-1], the last value
+ * repeating, with +-10% jitter. Pure. */
+int64_t settle_backoff_ms(const cfg_consumer *cc, uint64_t deliveries);
+
+#endif /* JW_SETTLE_H */
