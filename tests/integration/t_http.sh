@@ -104,5 +104,9 @@ c=$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE/healthz")
 
 send quit
 wait_for 10 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
+# A child of this shell: wait gives its status (sanitizer reports make it non-zero).
+wait "$(pid_of obs)"
+rc=$?
+[ $rc -eq 0 ] || fail "obs_check exited with $rc"
 grep -q 'ok draining 0' "$T/obs.log" || fail "obs_check did not acknowledge commands"
 echo "t_http: ok"
