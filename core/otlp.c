@@ -27,6 +27,7 @@
  */
 struct otlp_exporter {
     char *endpoint;
+    char endpoint_log[256]; /* the endpoint without user:password@, for logs */
     char *service;
     int64_t interval_ms;
     pthread_t thread;
@@ -53,6 +54,20 @@ mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy a URL for logging with any "user:password@" left out. */
+static void
+redact_url(const char *url, char *out, size_t outlen)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        snprintf(out, outlen, "%.*s***@%s", (int)(host - url), url, at + 1);
+    else
+        snprintf(out, outlen, "%s", url);
 }
 
 static void
@@ -214,11 +229,11 @@ post_batch(otlp_exporter *e, int n, long timeout_ms)
         curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
     free(body);
     if (rc != CURLE_OK) {
-        log_debug("otlp: POST %s failed: %s", e->endpoint, curl_easy_strerror(rc));
+        log_debug("otlp: POST %s failed: %s", e->endpoint_log, curl_easy_strerror(rc));
         return -1;
     }
     if (status < 200 || status > 299) {
-        log_debug("otlp: POST %s: HTTP %ld", e->endpoint, status);
+        log_debug("otlp: POST %s: HTTP %ld", e->endpoint_log, status);
         return -1;
     }
     return 0;
@@ -335,6 +350,7 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
     e->batch_max = queue_size < OTLP_BATCH_MAX ? queue_size : OTLP_BATCH_MAX;
     e->interval_ms = interval_ms;
     e->endpoint = strdup(endpoint);
+    redact_url(endpoint, e->endpoint_log, sizeof(e->endpoint_log));
     e->service = strdup(service_name ? service_name : "jetway");
     e->ring = calloc((size_t)e->cap, sizeof(trace_span));
     e->batch = calloc((size_t)e->batch_max, sizeof(trace_span));
@@ -367,7 +383,7 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
         curl_global_cleanup();
         return -1;
     }
-    log_info("otlp: exporting spans to %s every %lld ms (queue %d)", e->endpoint,
+    log_info("otlp: exporting spans to %s every %lld ms (queue %d)", e->endpoint_log,
              (long long)interval_ms, queue_size);
     *out = e;
     return 0;
