@@ -102,6 +102,8 @@ typedef struct stats_global {
     atomic_int_fast64_t loop_heartbeat_ms; /* monotonic ms of the loop's last tick */
     atomic_uint_fast64_t spans_dropped;
     atomic_uint_fast64_t spans_exported;
+    atomic_uint_fast64_t span_export_failures; /* OTLP POSTs that failed */
+    atomic_int needs_redis; /* some active consumer dedups through Redis (for /readyz) */
     int64_t start_ts;
 } stats_global;
 
