@@ -1,16 +1,59 @@
 /*
- * obs.c -- see obs.h. Wired to http.c and otlp.c once they land.
+ * obs.c -- see obs.h.
  */
 #include "obs.h"
+
+#include "http.h"
+#include "log.h"
+#include "otlp.h"
 
 void
 obs_start(rt *r)
 {
-    (void)r;
+    const jw_config *cfg = r->cur->cfg;
+    char err[256];
+    if (cfg->http.listen) {
+        http_server *srv = NULL;
+        if (http_start(cfg->http.host, cfg->http.port, http_default_ready, r, &srv, err,
+                       sizeof(err)) == 0) {
+            http_set_service(srv, cfg->service.name);
+            r->http = srv;
+            log_info("http: serving /metrics, /healthz and /readyz on %s", cfg->http.listen);
+        } else {
+            log_error("http: %s", err);
+        }
+    }
+    if (cfg->tracing.otlp_endpoint) {
+        otlp_exporter *e = NULL;
+        if (otlp_start(cfg->tracing.otlp_endpoint, cfg->tracing.queue_size,
+                       cfg->tracing.export_interval_ms, cfg->service.name, &e) == 0)
+            r->otlp = e;
+        else
+            log_error("tracing: cannot start the OTLP exporter");
+    }
 }
 
 void
-obs_stop(rt *r)
+obs_reconfigure(rt *r)
 {
-    (void)r;
+    if (r->http)
+        http_set_service(r->http, r->cur->cfg->service.name);
+}
+
+void
+obs_stop_http(rt *r)
+{
+    if (r->http) {
+        http_stop(r->http);
+        r->http = NULL;
+    }
+}
+
+void
+obs_stop_tracing(rt *r)
+{
+    if (r->otlp) {
+        otlp_stop(r->otlp);
+        r->otlp = NULL;
+    }
 }

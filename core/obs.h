@@ -1,7 +1,10 @@
 /*
  * obs.h -- start and stop the observability side of a running host: the
  * HTTP endpoint (/metrics, /healthz, /readyz) and the OTLP span exporter,
- * as configured. Threads: loop thread.
+ * as configured.
+ *
+ * Threads: obs_start/obs_stop_http on the loop thread; obs_stop_tracing on
+ * the main thread after the workers are joined (they submit spans).
  */
 #ifndef JW_OBS_H
 #define JW_OBS_H
@@ -9,6 +12,9 @@
 #include "rt.h"
 
 void obs_start(rt *r);
-void obs_stop(rt *r);
+void obs_stop_http(rt *r);
+void obs_stop_tracing(rt *r);
+/* After a reload: the service name may have changed. */
+void obs_reconfigure(rt *r);
 
 #endif /* JW_OBS_H */

@@ -13,6 +13,7 @@
 #include "consumer.h"
 #include "gen.h"
 #include "log.h"
+#include "obs.h"
 #include "provision.h"
 #include "rds.h"
 #include "service.h"
@@ -206,6 +207,7 @@ apply(rt *r, gen *g)
     r->cur = g;
     gen_unref(r, old, 1);
     log_setup(cfg->log.format == CFG_LOG_JSON, cfg->log.level, cfg->service.name);
+    obs_reconfigure(r);
     stats_lock();
     snprintf(stats.config_digest, sizeof(stats.config_digest), "%s", cfg->digest);
     stats_unlock();

@@ -176,7 +176,7 @@ finish_loop(rt *r)
     uv_close((uv_handle_t *)&r->sig_int, on_closed_noop);
     uv_close((uv_handle_t *)&r->sig_hup, on_closed_noop);
     reload_close(r);
-    obs_stop(r);
+    obs_stop_http(r);
     if (r->rds) {
         rds_stop(r->rds, rds_stopped, r);
         r->rds = NULL;
@@ -420,6 +420,7 @@ teardown(rt *r, int abandon_workers)
     }
     pool_stop(r->pool); /* runs queued tasks (plugin fini) first */
     r->pool = NULL;
+    obs_stop_tracing(r);
     if (r->cur) {
         gen_unref(r, r->cur, 1); /* last reference: fini on this thread */
         r->cur = NULL;

@@ -11,6 +11,7 @@
 #include "gen.h"
 #include "log.h"
 #include "settle.h"
+#include "span.h"
 
 #define JOB_OF_ITEM(ptr) ((job *)((char *)(ptr)-offsetof(job, item)))
 
@@ -35,7 +36,9 @@ service_run(pool_queue *q, pool_item *item)
         v.span_id = j->span_id;
         v.host_private = j;
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
+        uint64_t t0 = clock_mono_ns();
         j->inst->mod->desc->handle(j->inst->ctx, &v, &res);
+        span_finish(j, t0, (int)res.verdict);
     }
     natsMsg_Destroy(j->msg);
     gen_unref(s->r, j->g, 1);

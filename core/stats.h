@@ -98,7 +98,6 @@ typedef struct stats_global {
     atomic_int last_reload_ok;
     char config_digest[65];               /* written on the loop under stats_lock */
     atomic_int draining;
-    atomic_int needs_redis; /* some consumer claims through Redis */
     atomic_int_fast64_t loop_heartbeat_ms; /* monotonic ms of the loop's last tick */
     atomic_uint_fast64_t spans_dropped;
     atomic_uint_fast64_t spans_exported;
