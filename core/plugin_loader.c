@@ -1,7 +1,12 @@
 /*
  * plugin_loader.c -- see plugin_loader.h. Loading a plugin: the path and
- * permission checks, the copy into a memfd (hashed on the way), dlopen of
- * that memfd, and the checks of the descriptor the plugin returns.
+ * permission checks, the copy into a sealed memfd (hashed on the way),
+ * dlopen of that memfd, and the checks of the descriptor the plugin returns.
+ *
+ * Unlike a plain "dlopen then close", the memfd stays open while its object
+ * is mapped (see memfd_keep): the object is named /proc/self/fd/N, and
+ * without the descriptor the sanitizers cannot symbolize plugin frames, and
+ * a later load could reuse N and be handed the old object by glibc.
  */
 #include "plugin_loader.h"
 
@@ -11,6 +16,7 @@
 #include <limits.h>
 #include <link.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,57 @@
 #define PLUGIN_NAME_MAX  64
 /* How many other fd numbers to try when a /proc/self/fd/N name is taken. */
 #define FD_NAME_TRIES 64
+
+/*
+ * The memfd of every loaded object stays open while the object is mapped:
+ * glibc names the object "/proc/self/fd/N", and whoever reads the object
+ * by that name (the sanitizers' and gdb's symbolizers, dladdr users) must
+ * find it there, not a closed or reused descriptor. Closed after dlclose;
+ * kept when JW_NO_DLCLOSE leaves the object mapped. Guarded by memfds_mu;
+ * only load and unload touch it.
+ */
+typedef struct memfd_ref {
+    void *dl;
+    int fd;
+    struct memfd_ref *next;
+} memfd_ref;
+
+static pthread_mutex_t memfds_mu = PTHREAD_MUTEX_INITIALIZER;
+static memfd_ref *memfds;
+
+static int
+memfd_keep(void *dl, int fd)
+{
+    memfd_ref *r = malloc(sizeof(*r));
+    if (!r)
+        return -1;
+    r->dl = dl;
+    r->fd = fd;
+    pthread_mutex_lock(&memfds_mu);
+    r->next = memfds;
+    memfds = r;
+    pthread_mutex_unlock(&memfds_mu);
+    return 0;
+}
+
+/* Forget dl's memfd and return it, or -1. */
+static int
+memfd_take(void *dl)
+{
+    int fd = -1;
+    pthread_mutex_lock(&memfds_mu);
+    for (memfd_ref **p = &memfds; *p; p = &(*p)->next) {
+        if ((*p)->dl == dl) {
+            memfd_ref *r = *p;
+            *p = r->next;
+            fd = r->fd;
+            free(r);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&memfds_mu);
+    return fd;
+}
 
 /* Format "plugin 'file': <what>" into err; always returns -1. */
 static int JW_PRINTF(4, 5) fail(char *err, size_t errlen, const char *file, const char *fmt, ...)
@@ -289,9 +346,9 @@ out:
 /*
  * glibc looks a dlopen() name up among the loaded objects by its text
  * before it opens anything, so "/proc/self/fd/N" would return an older
- * plugin still loaded under that name (its memfd closed, N reused, or kept
- * by JW_NO_DLCLOSE). Probe with RTLD_NOLOAD and move to another fd number
- * until the name is free. The dups are closed by the caller via *dups.
+ * plugin still loaded under that name (an object that outlived its memfd,
+ * e.g. one marked NODELETE). Probe with RTLD_NOLOAD and move to another fd
+ * number until the name is free. The dups are closed by the caller.
  */
 static int
 free_fd_name(int memfd, char path[64], int dups[FD_NAME_TRIES], int *ndups)
@@ -327,10 +384,12 @@ dl_reason(const char *e, const char *path)
     return e;
 }
 
-/* Step 3: copy fd into a sealed memfd and dlopen it. */
+/* Step 3: copy fd into a sealed memfd and dlopen it. The memfd the object
+ * is named after is registered with memfd_keep. */
 static void *
 dlopen_copy(int fd, const char *file, char hex[65], char *err, size_t errlen)
 {
+    int named = -1;
     char mname[64];
     snprintf(mname, sizeof(mname), "jw-plugin:%.50s", file);
     int memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -354,7 +413,15 @@ dlopen_copy(int fd, const char *file, char hex[65], char *err, size_t errlen)
     }
     (void)dlerror();
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
+    if (h) {
+        named = ndups ? dups[ndups - 1] : memfd;
+        if (memfd_keep(h, named) != 0) {
+            dlclose(h);
+            h = NULL;
+            named = -1;
+            fail(err, errlen, file, "out of memory");
+        }
+    } else {
         const char *why = dl_reason(dlerror(), path);
         if (strstr(why, "ELF") || strstr(why, "file too short"))
             fail(err, errlen, file, "refused: not a shared object: %s", why);
@@ -362,10 +429,12 @@ dlopen_copy(int fd, const char *file, char hex[65], char *err, size_t errlen)
             fail(err, errlen, file, "refused: cannot be loaded: %s", why);
     }
 out:
-    /* The mapping keeps the memory; the descriptors are not needed. */
-    for (int i = 0; i < ndups; i++)
-        close(dups[i]);
-    close(memfd);
+    for (int i = 0; i < ndups; i++) {
+        if (dups[i] != named)
+            close(dups[i]);
+    }
+    if (memfd != named)
+        close(memfd);
     return h;
 }
 
@@ -497,8 +566,22 @@ plugin_module_unload(plugin_module *m)
 {
     if (!m)
         return;
-    if (m->dl && !getenv("JW_NO_DLCLOSE"))
+    if (m->dl && !getenv("JW_NO_DLCLOSE")) {
+        int fd = memfd_take(m->dl);
         dlclose(m->dl);
+        /* Still mapped (NODELETE)? Then it still needs its name. */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        void *still = fd >= 0 ? dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD) : NULL;
+        if (still) {
+            dlclose(still);
+            memfd_keep(still, fd);
+        } else {
+            (void)dlerror();
+            if (fd >= 0)
+                close(fd);
+        }
+    }
     free(m->path);
     free(m->file);
     free(m);

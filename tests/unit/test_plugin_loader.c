@@ -20,6 +20,9 @@
 
 #include <cmocka.h>
 #include <cJSON.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 
 #include "plugin_loader.h"
 
@@ -333,6 +336,52 @@ test_reload_after_unload(void **state)
     reload_cycle();
     setenv("JW_NO_DLCLOSE", "1", 1);
     reload_cycle();
+    if (saved)
+        setenv("JW_NO_DLCLOSE", saved, 1);
+    else
+        unsetenv("JW_NO_DLCLOSE");
+    free(saved);
+}
+
+static int
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* glibc names the object /proc/self/fd/N: that must stay its memfd while
+ * it is mapped (symbolizers read it), and be released by unload. */
+static void
+test_memfd_name_and_fds(void **state)
+{
+    (void)state;
+    char *saved = getenv("JW_NO_DLCLOSE") ? strdup(getenv("JW_NO_DLCLOSE")) : NULL;
+    unsetenv("JW_NO_DLCLOSE");
+    install("ack", "p.so");
+    int before = count_fds();
+    plugin_module *m = loaded("p.so");
+    assert_int_equal(count_fds(), before + 1);
+    struct link_map *lm = NULL;
+    assert_int_equal(dlinfo(m->dl, RTLD_DI_LINKMAP, &lm), 0);
+    assert_int_equal(strncmp(lm->l_name, "/proc/self/fd/", 14), 0);
+    char target[PATH_MAX];
+    ssize_t n = readlink(lm->l_name, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_contains(target, "memfd:jw-plugin:p.so");
+    plugin_module_unload(m);
+    assert_int_equal(count_fds(), before);
+
+    setenv("JW_NO_DLCLOSE", "1", 1);
+    m = loaded("p.so");
+    plugin_module_unload(m);
+    assert_int_equal(count_fds(), before + 1); /* still mapped, still named */
     if (saved)
         setenv("JW_NO_DLCLOSE", saved, 1);
     else
@@ -866,6 +915,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_init_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memfd_distinct_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_after_unload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memfd_name_and_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
