@@ -1,0 +1,249 @@
+/*
+ * record.so -- test fixture, the workhorse of the integration tests. It
+ * records every attempt in a file and commits every message's effect in
+ * Redis exactly like an idempotent real handler would, counting duplicates,
+ * so a test can prove "nothing lost, nothing applied twice".
+ *
+ * Options:
+ *   effects_file        required; every handle() appends, in one write(2),
+ *                       "attempt <message_id> <stream_seq> <deliveries> <version>\n"
+ *   commit              default true: run the commit script below
+ *   fail_every          default 0: every Nth call of this instance (N > 0) RETRYs
+ *   reject_if_contains  default "": REJECT when the payload contains it
+ *   retry_if_contains   default "": RETRY when the payload contains it
+ *   sleep               default 0: duration to sleep in each call
+ *   version             default "v1": written to the attempts log and Redis
+ *   crash_if_contains   default "": abort() when the payload contains it
+ *
+ * Order in handle(): log the attempt, sleep, crash / reject / retry /
+ * fail_every checks, then commit and ACK. A crash, reject or retry thus
+ * never commits, so any duplicate commit is the host's fault.
+ *
+ * The commit (one Lua script, atomic), for consumer C and message id M:
+ *   SADD jwtest:committed:C M; when M is new: HSET jwtest:version:C M <version>;
+ *   when M was already there: INCR jwtest:dupcommit:C.
+ * A message without a message id uses "seq-<stream_seq>".
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jetway/plugin.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Owned by the instance: immutable after init except `calls`; handle() may
+ * run on several threads at once. */
+typedef struct rec_ctx {
+    const jw_host *host;
+    jw_instance *inst;
+    int fd; /* effects_file, O_APPEND */
+    int commit;
+    int64_t fail_every;
+    int64_t sleep_ms;
+    char *reject_if;
+    char *retry_if;
+    char *crash_if;
+    char *version;
+    atomic_ulong calls;
+} rec_ctx;
+
+static const char commit_script[] = "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
+                                    "if added == 1 then\n"
+                                    "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+                                    "else\n"
+                                    "  redis.call('INCR', KEYS[3])\n"
+                                    "end\n"
+                                    "return added\n";
+
+static void
+rec_free(rec_ctx *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->reject_if);
+    free(c->retry_if);
+    free(c->crash_if);
+    free(c->version);
+    free(c);
+}
+
+/* The host validated types and applied defaults; absent means "no default". */
+static char *
+str_opt(const cJSON *cfg, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return strdup(cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static int64_t
+num_opt(const cJSON *cfg, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static int
+rec_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
+         size_t errlen)
+{
+    cJSON *cfg = cJSON_Parse(config_json);
+    if (!cfg) {
+        snprintf(err, errlen, "config is not JSON");
+        return JW_EINVAL;
+    }
+    rec_ctx *c = calloc(1, sizeof(*c));
+    int rc = JW_ENOMEM;
+    if (!c)
+        goto out;
+    c->fd = -1;
+    c->host = host;
+    c->inst = inst;
+    atomic_init(&c->calls, 0);
+    const cJSON *commit = cJSON_GetObjectItemCaseSensitive(cfg, "commit");
+    c->commit = !cJSON_IsFalse(commit);
+    c->fail_every = num_opt(cfg, "fail_every");
+    c->sleep_ms = num_opt(cfg, "sleep");
+    c->reject_if = str_opt(cfg, "reject_if_contains");
+    c->retry_if = str_opt(cfg, "retry_if_contains");
+    c->crash_if = str_opt(cfg, "crash_if_contains");
+    c->version = str_opt(cfg, "version");
+    if (!c->reject_if || !c->retry_if || !c->crash_if || !c->version)
+        goto out;
+    const cJSON *ef = cJSON_GetObjectItemCaseSensitive(cfg, "effects_file");
+    if (!cJSON_IsString(ef) || !*ef->valuestring) {
+        snprintf(err, errlen, "effects_file is required");
+        rc = JW_EINVAL;
+        goto out;
+    }
+    c->fd = open(ef->valuestring, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (c->fd < 0) {
+        snprintf(err, errlen, "cannot open effects_file '%s': %s", ef->valuestring,
+                 strerror(errno));
+        rc = JW_EIO;
+        goto out;
+    }
+    *ctx = c;
+    c = NULL;
+    rc = 0;
+out:
+    rec_free(c);
+    cJSON_Delete(cfg);
+    return rc;
+}
+
+static int
+payload_has(const jw_msg *msg, const char *needle)
+{
+    return *needle && msg->data && memmem(msg->data, msg->len, needle, strlen(needle)) != NULL;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* The commit script; 0 on success, else RETRY reason in res. */
+static int
+commit_effect(rec_ctx *c, const jw_msg *msg, const char *id, jw_result *res)
+{
+    const char *consumer = msg->consumer ? msg->consumer : "none";
+    char k1[256], k2[256], k3[256];
+    snprintf(k1, sizeof(k1), "jwtest:committed:%s", consumer);
+    snprintf(k2, sizeof(k2), "jwtest:version:%s", consumer);
+    snprintf(k3, sizeof(k3), "jwtest:dupcommit:%s", consumer);
+    const char *keys[] = {k1, k2, k3};
+    const char *args[] = {id, c->version};
+    jw_kv_reply *r = NULL;
+    int rc = c->host->kv_eval(c->inst, commit_script, 3, keys, 2, args, &r);
+    if (rc == 0 && r && r->type == JW_KV_INT) {
+        if (r->integer == 0)
+            c->host->log(c->inst, msg, JW_LOG_WARN, "record: duplicate commit of %s", id);
+        c->host->kv_reply_free(r);
+        return 0;
+    }
+    res->verdict = JW_RETRY;
+    snprintf(res->reason, sizeof(res->reason), "commit failed: %s",
+             r && r->type == JW_KV_ERROR && r->str ? r->str : strerror(rc < 0 ? -rc : EIO));
+    if (r)
+        c->host->kv_reply_free(r);
+    return -1;
+}
+
+static void
+rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
+{
+    rec_ctx *c = ctx;
+    unsigned long n = atomic_fetch_add(&c->calls, 1) + 1;
+    char idbuf[32];
+    const char *id = msg->message_id;
+    if (!id) {
+        snprintf(idbuf, sizeof(idbuf), "seq-%" PRIu64, msg->stream_seq);
+        id = idbuf;
+    }
+    char line[1024];
+    int len = snprintf(line, sizeof(line), "attempt %.700s %" PRIu64 " %" PRIu64 " %.200s\n", id,
+                       msg->stream_seq, msg->deliveries, c->version);
+    if (len > 0 && write(c->fd, line, (size_t)len) != len) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof(res->reason), "cannot write effects_file");
+        return;
+    }
+    if (c->sleep_ms > 0)
+        sleep_ms(c->sleep_ms);
+    if (payload_has(msg, c->crash_if))
+        abort();
+    if (payload_has(msg, c->reject_if)) {
+        res->verdict = JW_REJECT;
+        snprintf(res->reason, sizeof(res->reason), "payload contains '%.200s'", c->reject_if);
+        return;
+    }
+    if (payload_has(msg, c->retry_if)) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof(res->reason), "payload contains '%.200s'", c->retry_if);
+        return;
+    }
+    if (c->fail_every > 0 && n % (unsigned long)c->fail_every == 0) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof(res->reason), "fail_every %" PRId64 " (call %lu)",
+                 c->fail_every, n);
+        return;
+    }
+    if (c->commit && commit_effect(c, msg, id, res) != 0)
+        return;
+    res->verdict = JW_ACK;
+}
+
+static void
+rec_fini(void *ctx)
+{
+    rec_free(ctx);
+}
+
+static const jw_option rec_options[] = {
+    {"effects_file", JW_OPT_STRING, NULL, 1, "append-only log of every attempt"},
+    {"commit", JW_OPT_BOOL, "true", 0, "commit the effect in Redis"},
+    {"fail_every", JW_OPT_INT, "0", 0, "RETRY every Nth call (0 = never)"},
+    {"reject_if_contains", JW_OPT_STRING, "", 0, "REJECT payloads containing this"},
+    {"retry_if_contains", JW_OPT_STRING, "", 0, "RETRY payloads containing this"},
+    {"sleep", JW_OPT_DURATION, "0", 0, "sleep this long in every call"},
+    {"version", JW_OPT_STRING, "v1", 0, "recorded with every attempt and commit"},
+    {"crash_if_contains", JW_OPT_STRING, "", 0, "abort() on payloads containing this"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const jw_plugin rec_desc = {
+    JW_PLUGIN_STAMP,  .name = "record",     .version = "1",   .options = rec_options,
+    .init = rec_init, .handle = rec_handle, .fini = rec_fini,
+};
+
+JW_PLUGIN_DEFINE(rec_desc)
