@@ -6,7 +6,7 @@
  *
  * Options:
  *   effects_file        required; every handle() appends, in one write(2),
- *                       "attempt <message_id> <stream_seq> <deliveries> <version>\n"
+ *                       "attempt <message_id> <stream_seq> <deliveries> <version> <unix_ms>\n"
  *   commit              default true: run the commit script below
  *   fail_every          default 0: every Nth call of this instance (N > 0) RETRYs
  *   reject_if_contains  default "": REJECT when the payload contains it
@@ -191,8 +191,11 @@ rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
         id = idbuf;
     }
     char line[1024];
-    int len = snprintf(line, sizeof(line), "attempt %.700s %" PRIu64 " %" PRIu64 " %.200s\n", id,
-                       msg->stream_seq, msg->deliveries, c->version);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int len = snprintf(line, sizeof(line), "attempt %.700s %" PRIu64 " %" PRIu64 " %.200s %lld\n",
+                       id, msg->stream_seq, msg->deliveries, c->version, now_ms);
     if (len > 0 && write(c->fd, line, (size_t)len) != len) {
         res->verdict = JW_RETRY;
         snprintf(res->reason, sizeof(res->reason), "cannot write effects_file");
