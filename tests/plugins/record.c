@@ -50,6 +50,9 @@ typedef struct rec_ctx {
     char *crash_if;
     char *version;
     atomic_ulong calls;
+    atomic_int active;   /* handle() calls running now */
+    atomic_int max_active; /* the most ever seen at once, written at fini */
+    char *maxconc_path;  /* "<effects_file>.maxconc" */
 } rec_ctx;
 
 static const char commit_script[] = "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
@@ -71,6 +74,7 @@ rec_free(rec_ctx *c)
     free(c->retry_if);
     free(c->crash_if);
     free(c->version);
+    free(c->maxconc_path);
     free(c);
 }
 
@@ -129,6 +133,10 @@ rec_init(const jw_host *host, jw_instance *inst, const char *config_json, void *
         rc = JW_EIO;
         goto out;
     }
+    size_t plen = strlen(ef->valuestring) + sizeof(".maxconc");
+    c->maxconc_path = malloc(plen);
+    if (c->maxconc_path)
+        snprintf(c->maxconc_path, plen, "%s.maxconc", ef->valuestring);
     *ctx = c;
     c = NULL;
     rc = 0;
@@ -226,9 +234,32 @@ rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
     res->verdict = JW_ACK;
 }
 
+/* Count concurrent calls so tests can check the consumer's limit. */
+static void
+rec_handle_counted(void *ctx, const jw_msg *msg, jw_result *res)
+{
+    rec_ctx *c = ctx;
+    int now = atomic_fetch_add(&c->active, 1) + 1;
+    int seen = atomic_load(&c->max_active);
+    while (now > seen && !atomic_compare_exchange_weak(&c->max_active, &seen, now))
+        ;
+    rec_handle(ctx, msg, res);
+    atomic_fetch_sub(&c->active, 1);
+}
+
 static void
 rec_fini(void *ctx)
 {
+    rec_ctx *c = ctx;
+    if (c->maxconc_path) {
+        FILE *f = fopen(c->maxconc_path, "w");
+        if (f) {
+            fprintf(f, "%d\n", atomic_load(&c->max_active));
+            fclose(f);
+        }
+        free(c->maxconc_path);
+        c->maxconc_path = NULL;
+    }
     rec_free(ctx);
 }
 
@@ -246,7 +277,7 @@ static const jw_option rec_options[] = {
 
 static const jw_plugin rec_desc = {
     JW_PLUGIN_STAMP,  .name = "record",     .version = "1",   .options = rec_options,
-    .init = rec_init, .handle = rec_handle, .fini = rec_fini,
+    .init = rec_init, .handle = rec_handle_counted, .fini = rec_fini,
 };
 
 JW_PLUGIN_DEFINE(rec_desc)

@@ -1,0 +1,84 @@
+# tests/lib/jetway.sh -- helpers for tests that run the jetway binary.
+# Source after harness.sh.
+#
+#   jw_start NAME CONFIG [env...]  start `jetway run` in the background, pid
+#                                  file $T/NAME.pidfile, log $T/NAME.log
+#   jw_wait_running NAME           wait until it logs "jetway running"
+#   jw_stop NAME                   SIGTERM and wait for exit; returns its status
+#   ci STREAM CONSUMER FIELD       one field of the consumer's info
+#   si STREAM FIELD                one field of the stream's info
+#   wait_drained STREAM CONSUMER [SECS]  num_pending == 0 and num_ack_pending == 0
+#   committed CONSUMER             distinct ids committed by record.so
+#   dupcommits CONSUMER            second commits record.so saw (must be 0)
+#   attempts FILE                  attempt lines in record.so's effects file
+#   pubn SUBJECT N [ID_PREFIX]     publish N JSON messages with ids PREFIX%d
+
+jw_start()
+{
+    name=$1
+    cfg=$2
+    shift 2
+    env "$@" "$JW" run -c "$cfg" --pid-file "$T/$name.pidfile" >>"$T/$name.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$T/$name.pid"
+    JW_PIDS="$JW_PIDS $pid"
+}
+
+jw_wait_running()
+{
+    wait_for "${2:-30}" grep -q '"msg":"jetway running' "$T/$1.log" ||
+        fail "$1 did not start: $(tail -n 5 "$T/$1.log")"
+}
+
+jw_stop()
+{
+    p=$(pid_of "$1")
+    kill -TERM "$p" 2>/dev/null || return 0
+    rc=0
+    wait "$p" || rc=$?
+    return $rc
+}
+
+ci()
+{
+    "$JW" pub -s "$NATS_URL" --consumer-info "$1" "$2" 2>/dev/null |
+        python3 -c "import json,sys; print(json.load(sys.stdin)['$3'])"
+}
+
+si()
+{
+    "$JW" pub -s "$NATS_URL" --stream-info "$1" 2>/dev/null |
+        python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+drained()
+{
+    [ "$(ci "$1" "$2" num_pending)" = 0 ] && [ "$(ci "$1" "$2" num_ack_pending)" = 0 ]
+}
+
+wait_drained()
+{
+    wait_for "${3:-60}" drained "$1" "$2"
+}
+
+committed()
+{
+    rcli SCARD "jwtest:committed:$1"
+}
+
+dupcommits()
+{
+    v=$(rcli GET "jwtest:dupcommit:$1")
+    echo "${v:-0}"
+}
+
+attempts()
+{
+    count_in "attempt " "$1"
+}
+
+pubn()
+{
+    "$JW" pub -s "$NATS_URL" -q "$1" "{\"message_id\":\"${3:-m-}%d\",\"n\":%d}" \
+        --count "$2" --id "${3:-m-}%d"
+}
