@@ -36,6 +36,9 @@ CFLAGS  += -std=c11 $(WARN) -fno-common -fstack-protector-strong -MMD -MP -pthre
 LDFLAGS += -Wl,-z,relro,-z,now -pthread
 LDLIBS  += $(PKG_LIBS) -ldl -lm -lcrypto
 
+# (a variable: a literal comma would split the branches of $(if ...))
+SAN_FLAGS := -fsanitize=address,undefined
+
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
@@ -90,12 +93,12 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
-	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
-	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
