@@ -111,7 +111,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 deps:
 	@scripts/deps
@@ -162,3 +162,4 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJS:.o=.d)
+-include $(BENCH_BINS:=.d)

@@ -19,7 +19,9 @@
  * With --latency-file it also records, for each message, the time from its
  * publish ("ts" in the payload) to the moment the consumer has it in hand,
  * before the ack: the same point at which jetway calls a handler (the stamp
- * plugin). Format of the file: bench_util.h.
+ * plugin). Format of the file: bench_util.h. Latency runs use --send-asap,
+ * so that each pull request leaves at once instead of after cnats's 1 ms
+ * flusher delay (which would otherwise dominate an idle consumer's latency).
  */
 #include <fcntl.h>
 #include <getopt.h>
