@@ -120,7 +120,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 deps:
 	@scripts/deps
@@ -171,3 +171,4 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJS:.o=.d)
+-include $(BENCH_BINS:=.d)
