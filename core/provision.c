@@ -26,6 +26,13 @@ prov_outcome_name(prov_outcome o)
                                                                           : "?";
 }
 
+void
+prov_result_format(const prov_result *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: %s%s%s", r->object, prov_outcome_name(r->outcome),
+             r->detail[0] ? ": " : "", r->detail);
+}
+
 static void append(char *buf, size_t len, const char *fmt, ...) JW_PRINTF(3, 4);
 
 static void

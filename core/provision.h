@@ -40,6 +40,8 @@ typedef struct prov_result {
 } prov_result;
 
 const char *prov_outcome_name(prov_outcome o);
+/* One line for operators: "<object>: <outcome>[: <detail>]". */
+void prov_result_format(const prov_result *r, char *buf, size_t len);
 
 /* 0 when the object now matches (or would, in a dry run); -1 otherwise. */
 int provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res);
