@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natsconn.h"
+
 int
 dlq_subject_matches(const char *pattern, const char *subject)
 {
@@ -57,8 +59,7 @@ dlq_streams_capturing(jsCtx *js, const char *subject, char ***names, size_t *n, 
     if (s == NATS_NOT_FOUND)
         return 0; /* no streams at all */
     if (s != NATS_OK) {
-        snprintf(err, errlen, "list streams: %s (%s)", nats_GetLastError(NULL),
-                 natsStatus_GetText(s));
+        snprintf(err, errlen, "list streams: %s", natsconn_errtext(s));
         return -1;
     }
     char **v = calloc((size_t)list->Count + 1, sizeof(char *));

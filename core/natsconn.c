@@ -81,6 +81,17 @@ on_reconnect_delay(natsConnection *nc, int attempts, void *closure)
     return natsconn_backoff_ms(wait_ms, max_ms, attempts, arc4random());
 }
 
+const char *
+natsconn_errtext(natsStatus s)
+{
+    const char *e = nats_GetLastError(NULL);
+    if (e && *e)
+        return e;
+    if (s == NATS_NO_RESPONDERS)
+        return "no responders (no stream captures the subject, or JetStream is off)";
+    return natsStatus_GetText(s);
+}
+
 void
 natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
 {
@@ -174,8 +185,7 @@ set_tls(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
     }
     if (s != NATS_OK) {
         /* The text names files, never key material. */
-        snprintf(err, errlen, "nats: TLS (%s): %s: %s", what, natsStatus_GetText(s),
-                 nats_GetLastError(NULL));
+        snprintf(err, errlen, "nats: TLS (%s): %s", what, natsconn_errtext(s));
         return -1;
     }
     return 0;
@@ -246,8 +256,7 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
         s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, (void *)events);
     if (s != NATS_OK) {
         char raw[512];
-        snprintf(raw, sizeof(raw), "nats: options: %s (%s)", natsStatus_GetText(s),
-                 nats_GetLastError(NULL));
+        snprintf(raw, sizeof(raw), "nats: options: %s", natsconn_errtext(s));
         natsconn_redact(cfg, raw, err, errlen);
         natsOptions_Destroy(opts);
         return -1;
@@ -272,9 +281,8 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
     natsOptions_Destroy(opts);
     if (s != NATS_OK) {
         char raw[512];
-        snprintf(raw, sizeof(raw), "nats: connect to %s%s: %s (%s)", servers[0],
-                 nservers > 1 ? " (and others)" : "", natsStatus_GetText(s),
-                 nats_GetLastError(NULL));
+        snprintf(raw, sizeof(raw), "nats: connect to %s%s: %s", servers[0],
+                 nservers > 1 ? " (and others)" : "", natsconn_errtext(s));
         natsconn_redact(cfg, raw, err, errlen);
         if (*nc) {
             natsConnection_Destroy(*nc);

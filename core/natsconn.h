@@ -60,6 +60,10 @@ void natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url);
  */
 int64_t natsconn_backoff_ms(int64_t wait_ms, int64_t max_ms, int attempts, uint32_t rnd);
 
+/* The most useful text for a failed cnats call: the thread's last error,
+ * else the status text (never NULL). */
+const char *natsconn_errtext(natsStatus s);
+
 /* Copy `in` to `out` with every secret of `cfg` (password, token, URL
  * userinfo) replaced by "<redacted>". */
 void natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen);

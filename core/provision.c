@@ -12,6 +12,7 @@
 
 #include "dlq_find.h"
 #include "log.h"
+#include "natsconn.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -326,8 +327,8 @@ static void
 api_error(prov_result *res, const char *what, natsStatus s, jsErrCode jerr)
 {
     res->outcome = PROV_ERROR;
-    snprintf(res->detail, sizeof(res->detail), "%s: %s (%s, jetstream error %d)", what,
-             nats_GetLastError(NULL), natsStatus_GetText(s), (int)jerr);
+    snprintf(res->detail, sizeof(res->detail), "%s: %s (jetstream error %d)", what,
+             natsconn_errtext(s), (int)jerr);
 }
 
 int
@@ -481,8 +482,7 @@ provision_consumer_delete(jsCtx *js, const char *stream, const char *name, char 
         }
         return 0;
     }
-    snprintf(err, errlen, "consumer %s/%s: delete: %s (%s)", stream, name,
-             nats_GetLastError(NULL), natsStatus_GetText(s));
+    snprintf(err, errlen, "consumer %s/%s: delete: %s", stream, name, natsconn_errtext(s));
     return -1;
 }
 
