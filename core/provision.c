@@ -422,6 +422,10 @@ provision_consumer(jsCtx *js, const cfg_stream *st, const cfg_consumer *cc, int 
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, js, st->name, cc->name, NULL, &jerr);
+    if (s != NATS_OK && jerr == JSStreamNotFoundErr && dry_run) {
+        res->outcome = PROV_WOULD_CREATE; /* with its stream */
+        return 0;
+    }
     if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
         api_error(res, "get info", s, jerr);
         return -1;
