@@ -40,30 +40,29 @@ typedef struct dlq_cmd {
 static void
 usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: jetway dlq ls     [-c FILE] [--stream S] [--consumer C] [--json]\n"
-            "       jetway dlq show   [-c FILE] [--stream S] SEQ [--json]\n"
-            "       jetway dlq replay [-c FILE] [--stream S] (SEQ... | --all) [--consumer C]\n"
-            "                         [--force]\n\n"
-            "Dead letters are copies of messages a consumer gave up on, with the original\n"
-            "headers and Jetway-Original-Subject, -Stream, -Sequence, -Deliveries,\n"
-            "-Consumer, -Error, -Message-Id. The dead-letter streams are those capturing\n"
-            "a consumer's dead_letter subject in FILE, or the one given with --stream.\n\n"
-            "  ls      one line per letter: stream, seq, time, original subject, consumer,\n"
-            "          deliveries, size, replays, error (--json: an array)\n"
-            "  show    a letter's headers and payload\n"
-            "  replay  republish payload and original headers to the original subject\n"
-            "          with Jetway-Replay: <dlqstream>:<seq> and a new Nats-Msg-Id;\n"
-            "          a letter already replayed is skipped unless --force. Markers are\n"
-            "          kept in stream " DLQ_MARKER_STREAM " (created on first use).\n\n"
-            "  -c, --config FILE   the topology (for nats settings and dead_letter subjects)\n"
-            "  -s, --server URL    NATS server (default: FILE's, else $NATS_URL or\n"
-            "                      nats://127.0.0.1:4222)\n"
-            "      --stream S      the dead-letter stream (instead of discovering it)\n"
-            "      --consumer C    only letters of consumer C\n"
-            "      --all           replay every letter (with --consumer: that consumer's)\n"
-            "      --force         replay letters already replayed\n"
-            "      --json          machine-readable output (ls, show)\n");
+    fprintf(fp, "usage: jetway dlq ls     [-c FILE] [--stream S] [--consumer C] [--json]\n"
+                "       jetway dlq show   [-c FILE] [--stream S] SEQ [--json]\n"
+                "       jetway dlq replay [-c FILE] [--stream S] (SEQ... | --all) [--consumer C]\n"
+                "                         [--force]\n\n"
+                "Dead letters are copies of messages a consumer gave up on, with the original\n"
+                "headers and Jetway-Original-Subject, -Stream, -Sequence, -Deliveries,\n"
+                "-Consumer, -Error, -Message-Id. The dead-letter streams are those capturing\n"
+                "a consumer's dead_letter subject in FILE, or the one given with --stream.\n\n"
+                "  ls      one line per letter: stream, seq, time, original subject, consumer,\n"
+                "          deliveries, size, replays, error (--json: an array)\n"
+                "  show    a letter's headers and payload\n"
+                "  replay  republish payload and original headers to the original subject\n"
+                "          with Jetway-Replay: <dlqstream>:<seq> and a new Nats-Msg-Id;\n"
+                "          a letter already replayed is skipped unless --force. Markers are\n"
+                "          kept in stream " DLQ_MARKER_STREAM " (created on first use).\n\n"
+                "  -c, --config FILE   the topology (for nats settings and dead_letter subjects)\n"
+                "  -s, --server URL    NATS server (default: FILE's, else $NATS_URL or\n"
+                "                      nats://127.0.0.1:4222)\n"
+                "      --stream S      the dead-letter stream (instead of discovering it)\n"
+                "      --consumer C    only letters of consumer C\n"
+                "      --all           replay every letter (with --consumer: that consumer's)\n"
+                "      --force         replay letters already replayed\n"
+                "      --json          machine-readable output (ls, show)\n");
 }
 
 static int
@@ -119,8 +118,9 @@ resolve_streams(dlq_cmd *c)
         return -1;
     }
     if (c->nstreams == 0) {
-        fprintf(stderr, "jetway dlq: no dead-letter stream found (no consumer%s has a "
-                        "captured dead_letter subject)\n",
+        fprintf(stderr,
+                "jetway dlq: no dead-letter stream found (no consumer%s has a "
+                "captured dead_letter subject)\n",
                 c->consumer ? " of that name" : "");
         return -1;
     }
@@ -210,7 +210,10 @@ ls_one(dlq_cmd *c, const dlq_letter *l, void *ud)
     printf("%-12s %6" PRIu64 "  %s  %-24s %-12s %3s %7d  %-8s %s\n", l->dlq_stream, l->seq, ts,
            l->orig_subject[0] ? l->orig_subject : "-", l->consumer[0] ? l->consumer : "-",
            l->deliveries[0] ? l->deliveries : "-", l->size,
-           mk.replays > 0 ? "replayed" : mk.replays < 0 ? "?" : "-", l->error);
+           mk.replays > 0   ? "replayed"
+           : mk.replays < 0 ? "?"
+                            : "-",
+           l->error);
     return 0;
 }
 
@@ -393,8 +396,8 @@ do_replay(dlq_cmd *c)
                 continue;
             }
             if (c->consumer && strcmp(l.consumer, c->consumer) != 0) {
-                printf("%s:%" PRIu64 ": skipped: letter of consumer '%s', not '%s'\n", stream,
-                       seq, l.consumer, c->consumer);
+                printf("%s:%" PRIu64 ": skipped: letter of consumer '%s', not '%s'\n", stream, seq,
+                       l.consumer, c->consumer);
                 t.skipped++;
             } else {
                 replay_one(c, &l, &t);

@@ -15,17 +15,16 @@
 static void
 usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: jetway provision -c FILE [--dry-run] [-s URL]\n\n"
-            "Create the streams and durable pull consumers the config declares, update\n"
-            "the fields JetStream can change in place, and refuse (exit 1) changes it\n"
-            "cannot make (storage, retention, deliver policy, ack policy...). Nothing is\n"
-            "ever deleted or recreated. One line per object:\n"
-            "  <object>: created | updated | unchanged | refused | error [: detail]\n\n"
-            "  -c, --config FILE  the topology\n"
-            "  -n, --dry-run      compare only; print 'would create' / 'would update'\n"
-            "  -s, --server URL   override nats.servers\n"
-            "  -h, --help         this text\n");
+    fprintf(fp, "usage: jetway provision -c FILE [--dry-run] [-s URL]\n\n"
+                "Create the streams and durable pull consumers the config declares, update\n"
+                "the fields JetStream can change in place, and refuse (exit 1) changes it\n"
+                "cannot make (storage, retention, deliver policy, ack policy...). Nothing is\n"
+                "ever deleted or recreated. One line per object:\n"
+                "  <object>: created | updated | unchanged | refused | error [: detail]\n\n"
+                "  -c, --config FILE  the topology\n"
+                "  -n, --dry-run      compare only; print 'would create' / 'would update'\n"
+                "  -s, --server URL   override nats.servers\n"
+                "  -h, --help         this text\n");
 }
 
 static void
@@ -41,8 +40,10 @@ int
 cmd_provision(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
-        {"server", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *server = NULL;

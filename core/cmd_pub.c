@@ -49,26 +49,25 @@ typedef struct pub_opts {
 static void
 usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: jetway pub [-s URL] SUBJECT [DATA|-] [options]\n"
-            "       jetway pub [-s URL] --stream-info STREAM\n"
-            "       jetway pub [-s URL] --consumer-info STREAM CONSUMER\n\n"
-            "Publish through JetStream and wait for the PubAcks; prints\n"
-            "'published N (duplicates D)' and exits 1 if any publish failed.\n"
-            "In DATA, --id and header values, %%d is the message number (1..N).\n\n"
-            "  -s, --server URL     default $NATS_URL, else nats://127.0.0.1:4222\n"
-            "  DATA                 the payload; '-' reads it from stdin; default empty\n"
-            "  -n, --count N        publish N messages (default 1)\n"
-            "  -i, --id ID          Nats-Msg-Id, e.g. 'm-%%d'\n"
-            "  -H, --header K:V     add a header (repeatable)\n"
-            "  -j, --json-id FIELD  Nats-Msg-Id from DATA's JSON string field FIELD\n"
-            "  -r, --rate R         at most R messages a second\n"
-            "      --async          pipeline publishes (default when N > 1)\n"
-            "      --sync           one publish at a time\n"
-            "  -q, --quiet          no summary line\n"
-            "      --stream-info S  print {messages, first_seq, last_seq, ...} as JSON\n"
-            "      --consumer-info S C  print {num_pending, num_ack_pending,\n"
-            "                       num_redelivered, delivered, ...} as JSON\n");
+    fprintf(fp, "usage: jetway pub [-s URL] SUBJECT [DATA|-] [options]\n"
+                "       jetway pub [-s URL] --stream-info STREAM\n"
+                "       jetway pub [-s URL] --consumer-info STREAM CONSUMER\n\n"
+                "Publish through JetStream and wait for the PubAcks; prints\n"
+                "'published N (duplicates D)' and exits 1 if any publish failed.\n"
+                "In DATA, --id and header values, %%d is the message number (1..N).\n\n"
+                "  -s, --server URL     default $NATS_URL, else nats://127.0.0.1:4222\n"
+                "  DATA                 the payload; '-' reads it from stdin; default empty\n"
+                "  -n, --count N        publish N messages (default 1)\n"
+                "  -i, --id ID          Nats-Msg-Id, e.g. 'm-%%d'\n"
+                "  -H, --header K:V     add a header (repeatable)\n"
+                "  -j, --json-id FIELD  Nats-Msg-Id from DATA's JSON string field FIELD\n"
+                "  -r, --rate R         at most R messages a second\n"
+                "      --async          pipeline publishes (default when N > 1)\n"
+                "      --sync           one publish at a time\n"
+                "  -q, --quiet          no summary line\n"
+                "      --stream-info S  print {messages, first_seq, last_seq, ...} as JSON\n"
+                "      --consumer-info S C  print {num_pending, num_ack_pending,\n"
+                "                       num_redelivered, delivered, ...} as JSON\n");
 }
 
 /* Expand %d -> n and %% -> %. Returns a malloc'd string, its length in *len. */
@@ -293,12 +292,18 @@ int
 cmd_pub(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},    {"count", required_argument, NULL, 'n'},
-        {"id", required_argument, NULL, 'i'},        {"header", required_argument, NULL, 'H'},
-        {"json-id", required_argument, NULL, 'j'},   {"rate", required_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},           {"async", no_argument, NULL, OPT_ASYNC},
-        {"sync", no_argument, NULL, OPT_SYNC},       {"stream-info", no_argument, NULL, OPT_SINFO},
-        {"consumer-info", no_argument, NULL, OPT_CINFO}, {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'n'},
+        {"id", required_argument, NULL, 'i'},
+        {"header", required_argument, NULL, 'H'},
+        {"json-id", required_argument, NULL, 'j'},
+        {"rate", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"async", no_argument, NULL, OPT_ASYNC},
+        {"sync", no_argument, NULL, OPT_SYNC},
+        {"stream-info", no_argument, NULL, OPT_SINFO},
+        {"consumer-info", no_argument, NULL, OPT_CINFO},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     pub_opts o = {.count = 1, .async = -1};
@@ -407,8 +412,7 @@ cmd_pub(int argc, char **argv)
         rc = publish_all(nc, &o, ncfg.request_timeout_ms, &pc) == 0 ? 0 : 1;
         long failed = atomic_load(&pc.failed);
         if (!o.quiet)
-            printf("published %ld (duplicates %ld)\n", atomic_load(&pc.ok),
-                   atomic_load(&pc.dup));
+            printf("published %ld (duplicates %ld)\n", atomic_load(&pc.ok), atomic_load(&pc.dup));
         if (failed) {
             fprintf(stderr, "jetway pub: %ld failed; first error: %s\n", failed, pc.first_err);
             rc = 1;

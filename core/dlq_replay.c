@@ -206,8 +206,8 @@ dlq_replay_letter(jsCtx *js, const dlq_letter *l, int force, char *line, size_t 
     char msgid[512];
     natsMsg *m = build_replay(l, prev.replays + 1, msgid, sizeof(msgid));
     if (!m) {
-        snprintf(line, linelen, "%s:%" PRIu64 ": failed: cannot build the message",
-                 l->dlq_stream, l->seq);
+        snprintf(line, linelen, "%s:%" PRIu64 ": failed: cannot build the message", l->dlq_stream,
+                 l->seq);
         return -1;
     }
     jsPubAck *pa = NULL;
@@ -215,8 +215,8 @@ dlq_replay_letter(jsCtx *js, const dlq_letter *l, int force, char *line, size_t 
     natsStatus s = js_PublishMsg(&pa, js, m, NULL, &jerr);
     natsMsg_Destroy(m);
     if (s != NATS_OK) {
-        snprintf(line, linelen, "%s:%" PRIu64 ": failed: publish to %s: %s", l->dlq_stream,
-                 l->seq, l->orig_subject, natsconn_errtext(s));
+        snprintf(line, linelen, "%s:%" PRIu64 ": failed: publish to %s: %s", l->dlq_stream, l->seq,
+                 l->orig_subject, natsconn_errtext(s));
         return -1;
     }
     char warn[300] = "";

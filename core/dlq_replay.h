@@ -35,9 +35,9 @@
 #define DLQ_MARKER_SUBJECT "jetway.dlq.replayed"
 
 typedef struct dlq_marker {
-    int replays;          /* 0 = never replayed */
-    char at[40];          /* when the last replay was recorded */
-    uint64_t marker_seq;  /* its sequence in DLQ_MARKER_STREAM */
+    int replays;         /* 0 = never replayed */
+    char at[40];         /* when the last replay was recorded */
+    uint64_t marker_seq; /* its sequence in DLQ_MARKER_STREAM */
 } dlq_marker;
 
 /* 0 on success (m->replays == 0 when never replayed), -1 on error. */

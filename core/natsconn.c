@@ -232,8 +232,8 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
     *js = NULL;
     err[0] = '\0';
     static const char *const default_servers[] = {NATSCONN_DEFAULT_URL};
-    const char **servers = cfg->nservers ? (const char **)cfg->servers
-                                         : (const char **)default_servers;
+    const char **servers =
+        cfg->nservers ? (const char **)cfg->servers : (const char **)default_servers;
     int nservers = cfg->nservers ? (int)cfg->nservers : 1;
 
     natsStatus s = natsOptions_Create(&opts);
@@ -294,8 +294,8 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
 }
 
 int
-natsconn_open(const cfg_nats *cfg, const natsconn_events *events, natsConnection **nc,
-              jsCtx **js, char *err, size_t errlen)
+natsconn_open(const cfg_nats *cfg, const natsconn_events *events, natsConnection **nc, jsCtx **js,
+              char *err, size_t errlen)
 {
     return natsconn_open_ex(cfg, events, 0, nc, js, err, errlen);
 }

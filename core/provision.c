@@ -23,8 +23,7 @@ static const char *const outcome_names[] = {
 const char *
 prov_outcome_name(prov_outcome o)
 {
-    return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o]
-                                                                          : "?";
+    return (unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0]) ? outcome_names[o] : "?";
 }
 
 void
@@ -168,11 +167,11 @@ provision_stream_diff(const cfg_stream *st, const jsStreamConfig *srv, char *cha
     char a[128], b[128];
     changes[0] = '\0';
     refusal[0] = '\0';
-    jsStorageType want_storage = st->storage == CFG_STORAGE_MEMORY ? js_MemoryStorage
-                                                                    : js_FileStorage;
-    jsRetentionPolicy want_ret = st->retention == CFG_RETENTION_WORKQUEUE ? js_WorkQueuePolicy
+    jsStorageType want_storage =
+        st->storage == CFG_STORAGE_MEMORY ? js_MemoryStorage : js_FileStorage;
+    jsRetentionPolicy want_ret = st->retention == CFG_RETENTION_WORKQUEUE  ? js_WorkQueuePolicy
                                  : st->retention == CFG_RETENTION_INTEREST ? js_InterestPolicy
-                                                                            : js_LimitsPolicy;
+                                                                           : js_LimitsPolicy;
     if (srv->Storage != want_storage) {
         refuse(refusal, rlen, "storage", storage_name(srv->Storage), storage_name(want_storage));
         n++;
@@ -197,7 +196,8 @@ provision_stream_diff(const cfg_stream *st, const jsStreamConfig *srv, char *cha
     }
     if (srv->MaxAge != st->max_age_ms * NS_PER_MS) {
         append(changes, clen, "%smax_age: %s -> %s", n ? "; " : "",
-               fmt_dur(srv->MaxAge, a, sizeof(a)), fmt_dur(st->max_age_ms * NS_PER_MS, b, sizeof(b)));
+               fmt_dur(srv->MaxAge, a, sizeof(a)),
+               fmt_dur(st->max_age_ms * NS_PER_MS, b, sizeof(b)));
         n++;
     }
     if (lim(srv->MaxBytes) != lim(st->max_bytes)) {
@@ -217,8 +217,8 @@ provision_stream_diff(const cfg_stream *st, const jsStreamConfig *srv, char *cha
     }
     int64_t want_repl = st->replicas > 0 ? st->replicas : 1;
     if ((srv->Replicas > 0 ? srv->Replicas : 1) != want_repl) {
-        append(changes, clen, "%sreplicas: %" PRId64 " -> %" PRId64, n ? "; " : "",
-               srv->Replicas, want_repl);
+        append(changes, clen, "%sreplicas: %" PRId64 " -> %" PRId64, n ? "; " : "", srv->Replicas,
+               want_repl);
         n++;
     }
     /* 0 = not declared: the server's default (2m, or max_age when shorter) stands. */
@@ -371,9 +371,9 @@ provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res)
         jsStreamConfig_Init(&want);
         want.Name = st->name;
         want.Storage = st->storage == CFG_STORAGE_MEMORY ? js_MemoryStorage : js_FileStorage;
-        want.Retention = st->retention == CFG_RETENTION_WORKQUEUE   ? js_WorkQueuePolicy
+        want.Retention = st->retention == CFG_RETENTION_WORKQUEUE  ? js_WorkQueuePolicy
                          : st->retention == CFG_RETENTION_INTEREST ? js_InterestPolicy
-                                                                    : js_LimitsPolicy;
+                                                                   : js_LimitsPolicy;
     }
     want.Subjects = (const char **)st->subjects;
     want.SubjectsLen = (int)st->nsubjects;
@@ -474,8 +474,7 @@ provision_consumer(jsCtx *js, const cfg_stream *st, const cfg_consumer *cc, int 
 }
 
 int
-provision_consumer_delete(jsCtx *js, const char *stream, const char *name, char *err,
-                          size_t errlen)
+provision_consumer_delete(jsCtx *js, const char *stream, const char *name, char *err, size_t errlen)
 {
     jsErrCode jerr = 0;
     natsStatus s = js_DeleteConsumer(js, stream, name, NULL, &jerr);
@@ -494,8 +493,8 @@ static void
 report_one(const prov_result *r, provision_report_fn report, void *ud)
 {
     int level = r->outcome == PROV_REFUSED || r->outcome == PROV_ERROR ? JW_LOG_ERROR
-                : r->outcome == PROV_UNCHANGED                       ? JW_LOG_DEBUG
-                                                                      : JW_LOG_INFO;
+                : r->outcome == PROV_UNCHANGED                         ? JW_LOG_DEBUG
+                                                                       : JW_LOG_INFO;
     if (log_level_enabled(level))
         jw_log(level, NULL, "%s %s%s%s", r->object, prov_outcome_name(r->outcome),
                r->detail[0] ? ": " : "", r->detail);
@@ -520,8 +519,7 @@ check_dead_letter(jsCtx *js, const jw_config *cfg, const cfg_consumer *cc, int d
 {
     prov_result r;
     memset(&r, 0, sizeof(r));
-    snprintf(r.object, sizeof(r.object), "dead_letter %s (consumer %s)", cc->dead_letter,
-             cc->name);
+    snprintf(r.object, sizeof(r.object), "dead_letter %s (consumer %s)", cc->dead_letter, cc->name);
     char **names = NULL;
     size_t n = 0;
     if (dlq_streams_capturing(js, cc->dead_letter, &names, &n, r.detail, sizeof(r.detail)) != 0) {

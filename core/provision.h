@@ -74,8 +74,8 @@ int provision_apply(jsCtx *js, const jw_config *cfg, int dry_run, char *err, siz
 int provision_stream_diff(const cfg_stream *st, const jsStreamConfig *srv, char *changes,
                           size_t clen, char *refusal, size_t rlen);
 int provision_consumer_diff(const cfg_stream *st, const cfg_consumer *cc,
-                            const jsConsumerConfig *srv, char *changes, size_t clen,
-                            char *refusal, size_t rlen);
+                            const jsConsumerConfig *srv, char *changes, size_t clen, char *refusal,
+                            size_t rlen);
 /* The jsConsumerConfig jetway wants for `cc` (strings borrowed from cc). */
 void provision_consumer_config(const cfg_stream *st, const cfg_consumer *cc, jsConsumerConfig *out);
 

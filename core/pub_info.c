@@ -45,9 +45,8 @@ pub_info_stream(jsCtx *js, const char *stream, FILE *out)
     cJSON *subj = cJSON_AddArrayToObject(o, "subjects");
     for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++)
         cJSON_AddItemToArray(subj, cJSON_CreateString(si->Config->Subjects[i]));
-    cJSON_AddStringToObject(o, "storage",
-                            si->Config && si->Config->Storage == js_MemoryStorage ? "memory"
-                                                                                  : "file");
+    cJSON_AddStringToObject(
+        o, "storage", si->Config && si->Config->Storage == js_MemoryStorage ? "memory" : "file");
     jsStreamInfo_Destroy(si);
     return emit(o, out);
 }

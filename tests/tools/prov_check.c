@@ -7,7 +7,8 @@
  *
  * keys: storage=file|memory retention=limits|workqueue|interest
  *       deliver=all|new|last ack_wait_ms=N max_ack_pending=N filter=SUBJ
- *       max_age_ms=N dlq=SUBJECT (adds stream DLQ capturing dlq.>)
+ *       max_age_ms=N dlq=SUBJECT with_dlq_stream (declare DLQ [dlq.>])
+ *       nkey=SEEDFILE user=U password=P (connection auth)
  * The topology: stream ORDERS [orders.>], consumer ORDERS/payment.
  */
 #include <stdio.h>
@@ -40,15 +41,29 @@ main(int argc, char **argv)
     char *dlq_subj[] = {(char *)"dlq.>"};
     cfg_stream streams[2];
     memset(streams, 0, sizeof(streams));
-    streams[0] = (cfg_stream){.name = (char *)"ORDERS", .subjects = orders_subj, .nsubjects = 1,
-                              .max_bytes = -1, .max_msgs = -1, .max_msg_size = -1, .replicas = 1,
+    streams[0] = (cfg_stream){.name = (char *)"ORDERS",
+                              .subjects = orders_subj,
+                              .nsubjects = 1,
+                              .max_bytes = -1,
+                              .max_msgs = -1,
+                              .max_msg_size = -1,
+                              .replicas = 1,
                               .duplicate_window_ms = 120000};
-    streams[1] = (cfg_stream){.name = (char *)"DLQ", .subjects = dlq_subj, .nsubjects = 1,
-                              .max_bytes = -1, .max_msgs = -1, .max_msg_size = -1, .replicas = 1,
+    streams[1] = (cfg_stream){.name = (char *)"DLQ",
+                              .subjects = dlq_subj,
+                              .nsubjects = 1,
+                              .max_bytes = -1,
+                              .max_msgs = -1,
+                              .max_msg_size = -1,
+                              .replicas = 1,
                               .duplicate_window_ms = 120000};
-    cfg_consumer cons = {.name = (char *)"payment", .stream = (char *)"ORDERS",
-                         .ack_wait_ms = 30000, .max_deliver = 5, .max_ack_pending = 128,
-                         .concurrency = 1, .batch = 64};
+    cfg_consumer cons = {.name = (char *)"payment",
+                         .stream = (char *)"ORDERS",
+                         .ack_wait_ms = 30000,
+                         .max_deliver = 5,
+                         .max_ack_pending = 128,
+                         .concurrency = 1,
+                         .batch = 64};
     jw_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.streams = streams;
@@ -57,6 +72,7 @@ main(int argc, char **argv)
     cfg.nconsumers = 1;
 
     int dry_run = 0;
+    const char *nkey_file = NULL, *user = NULL, *password = NULL;
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         const char *v = eq ? eq + 1 : "";
@@ -65,7 +81,7 @@ main(int argc, char **argv)
         else if (strncmp(argv[i], "storage=", 8) == 0)
             streams[0].storage = strcmp(v, "memory") == 0 ? CFG_STORAGE_MEMORY : CFG_STORAGE_FILE;
         else if (strncmp(argv[i], "retention=", 10) == 0)
-            streams[0].retention = strcmp(v, "workqueue") == 0   ? CFG_RETENTION_WORKQUEUE
+            streams[0].retention = strcmp(v, "workqueue") == 0  ? CFG_RETENTION_WORKQUEUE
                                    : strcmp(v, "interest") == 0 ? CFG_RETENTION_INTEREST
                                                                 : CFG_RETENTION_LIMITS;
         else if (strncmp(argv[i], "max_age_ms=", 11) == 0)
@@ -82,6 +98,12 @@ main(int argc, char **argv)
             cons.filter_subject = (char *)v;
         else if (strncmp(argv[i], "dlq=", 4) == 0)
             cons.dead_letter = (char *)v;
+        else if (strncmp(argv[i], "nkey=", 5) == 0)
+            nkey_file = v;
+        else if (strncmp(argv[i], "user=", 5) == 0)
+            user = v;
+        else if (strncmp(argv[i], "password=", 9) == 0)
+            password = v;
         else if (strcmp(argv[i], "with_dlq_stream") == 0)
             cfg.nstreams = 2;
         else {
@@ -93,6 +115,9 @@ main(int argc, char **argv)
     cfg_nats ncfg;
     char *slot;
     natsconn_cfg_from_url(&ncfg, &slot, argv[1]);
+    ncfg.nkey_seed_file = (char *)nkey_file;
+    ncfg.user = (char *)user;
+    ncfg.password = (char *)password;
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     char err[512];
