@@ -167,6 +167,7 @@ struct rds {
     uint64_t connect_deadline;
     uint64_t last_errlog;
     unsigned rng;
+    unsigned attempt; /* picks the next of a name's addresses on each try */
 
     rds_req *head, *tail; /* outstanding, oldest first */
     rds_req *free_reqs;
@@ -504,6 +505,59 @@ stop_progress(rds *r)
     uv_close((uv_handle_t *)&r->retry, stop_closed);
 }
 
+/*
+ * hiredis 0.14.1's libuv adapter drops poll errors: libuv reports POLLERR
+ * as status UV_EBADF (and stops the handle), the adapter returns, and
+ * hiredis never sees a refused connect or a reset, which then hangs until a
+ * timeout. Upstream fixed it in 9ce15c4 (after 0.14.1) by running the
+ * handlers that were waited for; the same fix, installed over the adapter's
+ * hooks after redisLibuvAttach().
+ */
+static void
+ev_poll(uv_poll_t *h, int status, int events)
+{
+    redisLibuvEvents *p = h->data;
+    int ev = status ? p->events : events;
+    if (p->context && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_WRITABLE))
+        redisAsyncHandleWrite(p->context);
+}
+
+static void
+ev_update(redisLibuvEvents *p, int add, int del)
+{
+    p->events = (p->events | add) & ~del;
+    if (p->events)
+        uv_poll_start(&p->handle, p->events, ev_poll);
+    else
+        uv_poll_stop(&p->handle);
+}
+
+static void
+ev_add_read(void *privdata)
+{
+    ev_update(privdata, UV_READABLE, 0);
+}
+
+static void
+ev_del_read(void *privdata)
+{
+    ev_update(privdata, 0, UV_READABLE);
+}
+
+static void
+ev_add_write(void *privdata)
+{
+    ev_update(privdata, UV_WRITABLE, 0);
+}
+
+static void
+ev_del_write(void *privdata)
+{
+    ev_update(privdata, 0, UV_WRITABLE);
+}
+
 /* Wraps the adapter's cleanup to know when hiredis is done with a context. */
 static void
 ev_cleanup(void *privdata)
@@ -594,6 +648,10 @@ connect_to(rds *r, const char *ip)
         schedule_retry(r);
         return;
     }
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
     ac->ev.cleanup = ev_cleanup;
     r->live_ac++;
     redisAsyncSetConnectCallback(ac, on_connect);
@@ -616,10 +674,18 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     char ip[INET6_ADDRSTRLEN] = "";
     if (status == 0 && res) {
-        const void *a = res->ai_family == AF_INET6
-                            ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-                            : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-        inet_ntop(res->ai_family, a, ip, sizeof(ip));
+        /* a name may map to several addresses (::1 and 127.0.0.1 for
+         * localhost) and only some may listen: each attempt takes the next */
+        unsigned n = 0;
+        for (struct addrinfo *a = res; a; a = a->ai_next)
+            n++;
+        const struct addrinfo *pick = res;
+        for (unsigned k = r->attempt++ % n; k > 0; k--)
+            pick = pick->ai_next;
+        const void *a = pick->ai_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+        inet_ntop(pick->ai_family, a, ip, sizeof(ip));
     }
     if (res)
         uv_freeaddrinfo(res);
