@@ -229,9 +229,8 @@ conn_get(kv_conn **out)
         struct timeval tv = {.tv_sec = kv_cfg.timeout_ms / 1000,
                              .tv_usec = (kv_cfg.timeout_ms % 1000) * 1000};
         errno = 0;
-        redisContext *c = kv_cfg.unix_path
-                              ? redisConnectUnixWithTimeout(kv_cfg.unix_path, tv)
-                              : redisConnectWithTimeout(kv_cfg.host, kv_cfg.port, tv);
+        redisContext *c = kv_cfg.unix_path ? redisConnectUnixWithTimeout(kv_cfg.unix_path, tv)
+                                           : redisConnectWithTimeout(kv_cfg.host, kv_cfg.port, tv);
         int saved = errno;
         if (!c)
             return JW_ENOMEM;

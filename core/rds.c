@@ -60,14 +60,13 @@
 #define RDS_ERRLOG_EVERY_MS 1000
 
 /* Lua sources: delivery-notes §2.3. KEYS[1] is the dedup key everywhere. */
-static const char script_claim[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if not v then\n"
-    "  redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
-    "  return {'CLAIMED'}\n"
-    "end\n"
-    "if string.sub(v, 1, 2) == 'D|' then return {'DONE'} end\n"
-    "return {'BUSY', redis.call('PTTL', KEYS[1])}\n";
+static const char script_claim[] = "local v = redis.call('GET', KEYS[1])\n"
+                                   "if not v then\n"
+                                   "  redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
+                                   "  return {'CLAIMED'}\n"
+                                   "end\n"
+                                   "if string.sub(v, 1, 2) == 'D|' then return {'DONE'} end\n"
+                                   "return {'BUSY', redis.call('PTTL', KEYS[1])}\n";
 
 /* Absent means our lease ran out and nobody claimed since: the effect is
  * ours and done, so the marker is written. */
@@ -78,17 +77,15 @@ static const char script_commit[] =
     "redis.call('SET', KEYS[1], 'D|' .. ARGV[3], 'PX', ARGV[2])\n"
     "return 'OK'\n";
 
-static const char script_release[] =
-    "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then\n"
-    "  return redis.call('DEL', KEYS[1])\n"
-    "end\n"
-    "return 0\n";
+static const char script_release[] = "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then\n"
+                                     "  return redis.call('DEL', KEYS[1])\n"
+                                     "end\n"
+                                     "return 0\n";
 
-static const char script_extend[] =
-    "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then\n"
-    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "end\n"
-    "return 0\n";
+static const char script_extend[] = "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then\n"
+                                    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                                    "end\n"
+                                    "return 0\n";
 
 /* Operations; the first four index scripts[] and rds.sha[]. */
 enum {
@@ -150,9 +147,9 @@ struct rds {
     void *ud;
 
     int state;
-    int up;           /* on_state(1) was reported and not yet taken back */
-    int was_up;       /* a later up counts as a reconnect */
-    int live_ac;      /* contexts attached to the loop, not yet cleaned up */
+    int up;      /* on_state(1) was reported and not yet taken back */
+    int was_up;  /* a later up counts as a reconnect */
+    int live_ac; /* contexts attached to the loop, not yet cleaned up */
     int handshake_left;
     int warned; /* a failure was logged at warn since the last up */
     redisAsyncContext *ac;
@@ -527,7 +524,10 @@ ev_poll(uv_poll_t *h, int status, int events)
 static void
 ev_update(redisLibuvEvents *p, int add, int del)
 {
-    p->events = (p->events | add) & ~del;
+    int ev = (p->events | add) & ~del;
+    if (ev == p->events && uv_is_active((uv_handle_t *)&p->handle))
+        return; /* hiredis asks for write once per command: skip the no-ops */
+    p->events = ev;
     if (p->events)
         uv_poll_start(&p->handle, p->events, ev_poll);
     else
@@ -863,8 +863,7 @@ on_tick(uv_timer_t *t)
     if ((r->state == ST_CONNECTING || r->state == ST_HANDSHAKE) && r->ac &&
         now >= r->connect_deadline) {
         atomic_fetch_add(&stats.redis_timeouts, 1);
-        log_warn("redis: connect timed out after %llu ms", (unsigned long long)r->timeout_ms);
-        conn_lost(r, r->ac, 1, "connect timeout");
+        conn_lost(r, r->ac, 1, "connect timeout"); /* logged once per outage */
         return;
     }
     if (!r->head || now < r->head->deadline || !r->ac)
@@ -982,8 +981,8 @@ rds_claim(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb c
 }
 
 void
-rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const char *mark,
-           rds_cb cb, void *ud)
+rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const char *mark, rds_cb cb,
+           void *ud)
 {
     script_call(r, OP_COMMIT, key, token, ttl_ms > 0 ? ttl_ms : 1, mark ? mark : "", cb, ud);
 }

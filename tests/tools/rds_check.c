@@ -225,8 +225,8 @@ run_line(char *line)
             uv_timer_start(&sv.wait_timer, on_wait_timeout, (uint64_t)atoi(argv[2]) * 1000, 0);
         }
     } else if (!strcmp(cmd, "stats") && argc == 2) {
-        printf("R %s STATS connected=%d reconnects=%" PRIuFAST64 " timeouts=%" PRIuFAST64 "\n",
-               tag, atomic_load(&stats.redis_connected), atomic_load(&stats.redis_reconnects),
+        printf("R %s STATS connected=%d reconnects=%" PRIuFAST64 " timeouts=%" PRIuFAST64 "\n", tag,
+               atomic_load(&stats.redis_connected), atomic_load(&stats.redis_reconnects),
                atomic_load(&stats.redis_timeouts));
         sv.busy = 0;
     } else if (!strcmp(cmd, "quit")) {
@@ -571,7 +571,8 @@ mode_kv_serve(void)
             argv[argc++] = save; /* the rest of the line is the script */
             argv[argc++] = (char *)"0";
         } else {
-            for (char *t = strtok_r(NULL, " ", &save); t && argc < 18; t = strtok_r(NULL, " ", &save))
+            for (char *t = strtok_r(NULL, " ", &save); t && argc < 18;
+                 t = strtok_r(NULL, " ", &save))
                 argv[argc++] = t;
         }
         kv_one(prefix, argc, argv);
@@ -587,13 +588,13 @@ mode_kv_serve(void)
 static atomic_int kvt_failures;
 static int kvt_rounds;
 
-#define KVT_CHECK(cond, ...)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            atomic_fetch_add(&kvt_failures, 1);                                                    \
-            printf("FAIL: " __VA_ARGS__);                                                          \
-            printf("\n");                                                                          \
-        }                                                                                          \
+#define KVT_CHECK(cond, ...)                    \
+    do {                                        \
+        if (!(cond)) {                          \
+            atomic_fetch_add(&kvt_failures, 1); \
+            printf("FAIL: " __VA_ARGS__);       \
+            printf("\n");                       \
+        }                                       \
     } while (0)
 
 static void *
@@ -612,8 +613,8 @@ kvt_thread(void *arg)
         char *v = NULL;
         size_t len = 0;
         rc = kv_get(key, &v, &len);
-        KVT_CHECK(rc == JW_OK && v && len == strlen(val) && !strcmp(v, val), "get %s -> %d %s",
-                  key, rc, v ? v : "(null)");
+        KVT_CHECK(rc == JW_OK && v && len == strlen(val) && !strcmp(v, val), "get %s -> %d %s", key,
+                  rc, v ? v : "(null)");
         free(v);
         rc = kv_setnx(key, "x", 1, 0);
         KVT_CHECK(rc == 0, "setnx existing %s -> %d", key, rc);
