@@ -227,7 +227,7 @@ cfg_get_duration(cfg_ctx *c, const cfgnode *map, const char *key, int64_t min_ms
     rc = -1;
     if (cfg_duration_parse(v->scalar, &ms, err, sizeof(err)) != 0) {
         cfg_err_at(c, v, "bad duration '%s': %s%s", v->scalar, err,
-                   strstr(err, "(use") ? "" : " (e.g. 250ms, 30s, 2m, 1h30m)");
+                   strchr(err, '(') ? "" : " (e.g. 250ms, 30s, 2m, 1h30m)");
     } else if (ms < min_ms) {
         cfg_format_duration(min_ms, minb, sizeof(minb));
         cfg_err_at(c, v, "must be at least %s, got '%s'", minb, v->scalar);
@@ -253,7 +253,7 @@ cfg_get_size(cfg_ctx *c, const cfgnode *map, const char *key, int64_t min, int64
     rc = -1;
     if (cfg_size_parse(v->scalar, &b, err, sizeof(err)) != 0) {
         cfg_err_at(c, v, "bad size '%s': %s%s", v->scalar, err,
-                   strstr(err, "(use") ? "" : " (e.g. 512, 64KiB, 1GiB, 10MB)");
+                   strchr(err, '(') ? "" : " (e.g. 512, 64KiB, 1GiB, 10MB)");
     } else if (b < min || b > max) {
         cfg_format_size(min, lo, sizeof(lo));
         cfg_format_size(max, hi, sizeof(hi));

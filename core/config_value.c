@@ -164,8 +164,10 @@ cfg_duration_parse(const char *s, int64_t *ms, char *err, size_t errlen)
                 un = d;
         }
         if (un == NULL) {
-            if (ulen == 0)
-                snprintf(err, errlen, "missing unit (ms, s, m, h or d)");
+            if (ulen == 0 && *s != '\0')
+                snprintf(err, errlen, "unexpected '%c' (write e.g. 1h30m, without spaces)", *s);
+            else if (ulen == 0)
+                snprintf(err, errlen, "missing unit (use ms, s, m, h or d)");
             else
                 snprintf(err, errlen, "unknown unit '%.*s' (use ms, s, m, h or d)", (int)ulen, u);
             return -1;

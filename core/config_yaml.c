@@ -335,6 +335,10 @@ cfg_subst(const char *in, char **out, char *err, size_t errlen)
             const char *name = p + 2, *e = name;
             while (isalnum((unsigned char)*e) || *e == '_')
                 e++;
+            if (var_start((unsigned char)*name) && *e == '\0') {
+                snprintf(err, errlen, "unterminated '${%.*s'", (int)(e - name), name);
+                goto fail;
+            }
             if (!var_start((unsigned char)*name) || (*e != '}' && strncmp(e, ":-", 2) != 0)) {
                 snprintf(err, errlen,
                          "bad variable reference at '%.20s' (use ${NAME} or "
