@@ -1,0 +1,684 @@
+/*
+ * config_parse.c -- the top-level sections of the YAML onto jw_config:
+ * service, nats, redis, plugins, streams, services, http, log, tracing
+ * (consumers: config_consumer.c). Each mapper checks its keys, types and
+ * ranges, fills the documented defaults, and records for every list item
+ * where it came from (cfg_item) for config_validate.c.
+ *
+ * Relative file paths (plugins.dir, *_file, tls files) are resolved
+ * against the config file's directory and stored absolute.
+ *
+ * Threads: whatever thread runs config_load().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_int.h"
+
+#define SECRET_MAX (64 * 1024)
+
+static const char *const top_keys[] = {"service", "nats",      "redis",    "plugins",
+                                       "streams", "consumers", "services", "http",
+                                       "log",     "tracing",   NULL};
+
+/* *f = strdup(v) unless already set. */
+static void
+set_default(cfg_ctx *c, char **f, const char *v)
+{
+    if (*f == NULL && (*f = strdup(v)) == NULL)
+        cfg_err(c, 1, 1, "out of memory");
+}
+
+/* Makes *p absolute against the config file's directory. */
+static void
+absolutize(cfg_ctx *c, char **p)
+{
+    char *abs;
+    if (*p == NULL || (*p)[0] == '/' || (*p)[0] == '\0')
+        return;
+    if (asprintf(&abs, "%s/%s", c->dir, *p) < 0) {
+        cfg_err(c, 1, 1, "out of memory");
+        return;
+    }
+    free(*p);
+    *p = abs;
+}
+
+/* A file path key: absolute, and readable now (a typo shows up in check). */
+static void
+get_file(cfg_ctx *c, const cfgnode *m, const char *key, char **out)
+{
+    if (cfg_get_str(c, m, key, out) != 1)
+        return;
+    absolutize(c, out);
+    if (access(*out, R_OK) != 0) {
+        size_t mark = cfg_path_key(c, key);
+        cfg_err_at(c, cfgnode_get(m, key), "cannot read '%s': %s", *out, strerror(errno));
+        cfg_path_pop(c, mark);
+    }
+}
+
+/* Reads a secret file; trailing newlines are dropped. 0, or -1 with errno. */
+static int
+read_secret(const char *path, char **out)
+{
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL)
+        return -1;
+    char *buf = malloc(SECRET_MAX + 1);
+    if (buf == NULL) {
+        fclose(fp);
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t n = fread(buf, 1, SECRET_MAX + 1, fp);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad || n > SECRET_MAX) {
+        free(buf);
+        errno = bad ? EIO : EFBIG;
+        return -1;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static bool
+env_name_valid(const char *s)
+{
+    if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+        return false;
+    for (; *s; s++) {
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * A secret from `base`, `base_file` or `base_env` (at most one). Messages
+ * name the key, the file or the variable, never the value. Returns 1 when
+ * set, 0 when none is given, -1 on error.
+ */
+static int
+get_secret(cfg_ctx *c, const cfgnode *m, const char *base, char **out)
+{
+    char kf[32], ke[32];
+    snprintf(kf, sizeof(kf), "%s_file", base);
+    snprintf(ke, sizeof(ke), "%s_env", base);
+    const char *keys[] = {base, kf, ke};
+    int given = 0, rc = 0;
+    for (int i = 0; i < 3; i++) {
+        const cfgnode *v = cfg_get_node(m, keys[i]);
+        if (v == NULL)
+            continue;
+        size_t mark = cfg_path_key(c, keys[i]);
+        char *s = NULL;
+        if (given++ > 0) {
+            cfg_err_at(c, v, "only one of %s, %s and %s may be set", base, kf, ke);
+            rc = -1;
+        } else if (cfg_is_poisoned(c, v)) {
+            rc = -1;
+        } else if (v->type != CFGNODE_SCALAR) {
+            cfg_err_at(c, v, "expected a scalar, got a %s", cfg_node_kind(v));
+            rc = -1;
+        } else if (i == 0) {
+            s = strdup(v->scalar);
+        } else if (i == 1) {
+            char *path = strdup(v->scalar);
+            absolutize(c, &path);
+            if (path != NULL && read_secret(path, &s) != 0)
+                cfg_err_at(c, v, "cannot read '%s': %s", path, strerror(errno));
+            else if (s != NULL && *s == '\0')
+                cfg_err_at(c, v, "the file '%s' is empty", path);
+            free(path);
+        } else if (!env_name_valid(v->scalar)) {
+            cfg_err_at(c, v, "bad environment variable name '%s'", v->scalar);
+        } else if (getenv(v->scalar) == NULL) {
+            cfg_err_at(c, v, "environment variable '%s' is not set", v->scalar);
+        } else {
+            s = strdup(getenv(v->scalar));
+        }
+        cfg_path_pop(c, mark);
+        if (s != NULL) {
+            free(*out);
+            *out = s;
+            rc = rc < 0 ? rc : 1;
+        } else if (rc == 0) {
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static void
+parse_service(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    static const char *const keys[] = {"name", "workers", "shutdown_grace", "instance_id", NULL};
+    bool bad;
+    const cfgnode *s = cfg_get_section(c, root, "service", &bad);
+    size_t mark = cfg_path_key(c, "service");
+    cfg_service_section *sv = &cfg->service;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    sv->workers = cpus < 1 ? 2 : cpus > 128 ? 256 : (int)cpus * 2;
+    sv->shutdown_grace_ms = 30000;
+    cfg_check_keys(c, s, keys);
+    if (cfg_get_str(c, s, "name", &sv->name) == 1 && sv->name[0] == '\0') {
+        size_t m2 = cfg_path_key(c, "name");
+        cfg_err_at(c, cfgnode_get(s, "name"), "must not be empty");
+        cfg_path_pop(c, m2);
+    }
+    set_default(c, &sv->name, "jetway");
+    cfg_get_intv(c, s, "workers", 1, 256, &sv->workers);
+    cfg_get_duration(c, s, "shutdown_grace", 0, &sv->shutdown_grace_ms);
+    cfg_get_str(c, s, "instance_id", &sv->instance_id);
+    if (sv->instance_id == NULL) {
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        if (asprintf(&sv->instance_id, "%s-%ld", host, (long)getpid()) < 0)
+            sv->instance_id = NULL;
+        set_default(c, &sv->instance_id, "jetway");
+    }
+    cfg_path_pop(c, mark);
+}
+
+static void
+check_server(cfg_ctx *c, const cfgnode *node, const char *url)
+{
+    const char *sep = strstr(url, "://");
+    char *shown = cfg_redact_url(url);
+    if (*url == '\0')
+        cfg_err_at(c, node, "empty server URL");
+    else if (strpbrk(url, " \t,") != NULL)
+        cfg_err_at(c, node, "one URL per list item, without spaces or commas: '%s'",
+                   shown ? shown : "?");
+    else if (sep != NULL && strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0)
+        cfg_err_at(c, node, "unsupported scheme in '%s' (use nats:// or tls://)",
+                   shown ? shown : "?");
+    free(shown);
+}
+
+static void
+parse_tls(cfg_ctx *c, const cfgnode *n, cfg_nats *nt)
+{
+    static const char *const keys[] = {"ca", "cert", "key", "hostname", NULL};
+    bool bad;
+    const cfgnode *t = cfg_get_section(c, n, "tls", &bad);
+    size_t mark = cfg_path_key(c, "tls");
+    cfg_check_keys(c, t, keys);
+    get_file(c, t, "ca", &nt->tls_ca);
+    get_file(c, t, "cert", &nt->tls_cert);
+    get_file(c, t, "key", &nt->tls_key);
+    cfg_get_str(c, t, "hostname", &nt->tls_hostname);
+    if ((nt->tls_cert == NULL) != (nt->tls_key == NULL))
+        cfg_err_at(c, t, "cert and key go together: set both or neither");
+    cfg_path_pop(c, mark);
+}
+
+static void
+parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    static const char *const keys[] = {"servers",         "name",           "user",
+                                       "password",        "password_file",  "password_env",
+                                       "token",           "token_file",     "token_env",
+                                       "nkey_seed_file",  "creds_file",     "tls",
+                                       "connect_timeout", "reconnect_wait", "reconnect_wait_max",
+                                       "request_timeout", "inbox_prefix",   NULL};
+    bool bad;
+    const cfgnode *n = cfg_get_section(c, root, "nats", &bad);
+    size_t mark = cfg_path_key(c, "nats");
+    cfg_nats *nt = &cfg->nats;
+    nt->connect_timeout_ms = 2000;
+    nt->reconnect_wait_ms = 250;
+    nt->reconnect_wait_max_ms = 5000;
+    nt->request_timeout_ms = 5000;
+    cfg_check_keys(c, n, keys);
+
+    int rc = cfg_get_strlist(c, n, "servers", &nt->servers, &nt->nservers);
+    const cfgnode *sv = cfgnode_get(n, "servers");
+    if (rc == 1 && nt->nservers == 0) {
+        size_t m2 = cfg_path_key(c, "servers");
+        cfg_err_at(c, sv, "must list at least one server");
+        cfg_path_pop(c, m2);
+    }
+    for (size_t i = 0; rc == 1 && i < nt->nservers; i++) {
+        size_t m2 = cfg_path_key(c, "servers");
+        if (sv->type == CFGNODE_SEQ)
+            cfg_path_index(c, i);
+        check_server(c, sv->type == CFGNODE_SEQ ? sv->items[i] : sv, nt->servers[i]);
+        cfg_path_pop(c, m2);
+    }
+    if (rc == 0) {
+        nt->servers = calloc(1, sizeof(*nt->servers));
+        if (nt->servers != NULL) {
+            nt->nservers = 1;
+            set_default(c, &nt->servers[0], "nats://127.0.0.1:4222");
+        }
+    }
+    cfg_get_str(c, n, "name", &nt->name);
+    set_default(c, &nt->name, cfg->service.name ? cfg->service.name : "jetway");
+    cfg_get_str(c, n, "user", &nt->user);
+    int pw = get_secret(c, n, "password", &nt->password);
+    int tk = get_secret(c, n, "token", &nt->token);
+    get_file(c, n, "nkey_seed_file", &nt->nkey_seed_file);
+    get_file(c, n, "creds_file", &nt->creds_file);
+    if (pw == 1 && nt->user == NULL)
+        cfg_err_key(c, n, "password", "a password needs a user");
+    int methods =
+        (nt->user != NULL) + (tk == 1) + (nt->nkey_seed_file != NULL) + (nt->creds_file != NULL);
+    if (methods > 1)
+        cfg_err_at(c, n,
+                   "choose one authentication: user/password, token, nkey_seed_file or "
+                   "creds_file");
+    parse_tls(c, n, nt);
+    cfg_get_duration(c, n, "connect_timeout", 1, &nt->connect_timeout_ms);
+    int w1 = cfg_get_duration(c, n, "reconnect_wait", 1, &nt->reconnect_wait_ms);
+    int w2 = cfg_get_duration(c, n, "reconnect_wait_max", 1, &nt->reconnect_wait_max_ms);
+    if (w1 >= 0 && w2 >= 0 && nt->reconnect_wait_max_ms < nt->reconnect_wait_ms) {
+        char a[32], b[32];
+        cfg_format_duration(nt->reconnect_wait_max_ms, a, sizeof(a));
+        cfg_format_duration(nt->reconnect_wait_ms, b, sizeof(b));
+        size_t m2 = cfg_path_key(c, "reconnect_wait_max");
+        cfg_err_at(c, cfg_loc_of(n, w2 == 1 ? "reconnect_wait_max" : "reconnect_wait"),
+                   "reconnect_wait_max (%s) must be at least reconnect_wait (%s)", a, b);
+        cfg_path_pop(c, m2);
+    }
+    cfg_get_duration(c, n, "request_timeout", 1, &nt->request_timeout_ms);
+    if (cfg_get_str(c, n, "inbox_prefix", &nt->inbox_prefix) == 1) {
+        char err[160];
+        if (!cfg_subject_valid(nt->inbox_prefix, false, err, sizeof(err))) {
+            size_t m2 = cfg_path_key(c, "inbox_prefix");
+            cfg_err_at(c, cfgnode_get(n, "inbox_prefix"), "%s", err);
+            cfg_path_pop(c, m2);
+        }
+    }
+    cfg_path_pop(c, mark);
+}
+
+static void
+parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    static const char *const keys[] = {"url",          "user",    "password", "password_file",
+                                       "password_env", "timeout", NULL};
+    bool bad;
+    const cfgnode *r = cfg_get_section(c, root, "redis", &bad);
+    cfg_redis *rd = &cfg->redis;
+    rd->timeout_ms = 2000;
+    if (r == NULL && !bad)
+        return;
+    cfg->has_redis = true;
+    c->redis_node = r;
+    size_t mark = cfg_path_key(c, "redis");
+    cfg_check_keys(c, r, keys);
+    cfg_get_str(c, r, "url", &rd->url);
+    set_default(c, &rd->url, "redis://127.0.0.1:6379");
+    char err[160];
+    cfg_redis u;
+    if (rd->url != NULL && cfg_parse_redis_url(rd->url, &u, err, sizeof(err)) != 0) {
+        size_t m2 = cfg_path_key(c, "url");
+        cfg_err_at(c, cfg_loc_of(r, "url"), "bad url: %s", err);
+        cfg_path_pop(c, m2);
+    } else if (rd->url != NULL) {
+        rd->host = u.host;
+        rd->port = u.port;
+        rd->unix_path = u.unix_path;
+        rd->db = u.db;
+        rd->user = u.user;
+        rd->password = u.password;
+    }
+    char *user = NULL, *pw = NULL;
+    if (cfg_get_str(c, r, "user", &user) == 1 && rd->user != NULL)
+        cfg_err_at(c, cfgnode_get(r, "user"), "the user is given both in url and in redis.user");
+    if (get_secret(c, r, "password", &pw) == 1 && rd->password != NULL)
+        cfg_err_at(c, r, "the password is given both in url and by a password key");
+    if (user != NULL) {
+        free(rd->user);
+        rd->user = user;
+    }
+    if (pw != NULL) {
+        free(rd->password);
+        rd->password = pw;
+    }
+    cfg_get_duration(c, r, "timeout", 1, &rd->timeout_ms);
+    cfg_path_pop(c, mark);
+}
+
+/* Grows the item table of a list section; the arrays have seq->n slots. */
+static void
+parse_plugin(cfg_ctx *c, const cfgnode *it, cfg_plugin *p)
+{
+    static const char *const keys[] = {"name", "file", "config", NULL};
+    cfg_check_keys(c, it, keys);
+    p->loc = (cfg_loc){it->line, it->column};
+    if (cfg_req_str(c, it, "name", &p->name) == 1 && !cfg_name_valid(p->name)) {
+        size_t m = cfg_path_key(c, "name");
+        cfg_err_at(c, cfgnode_get(it, "name"), "bad name '%s': use letters, digits, '_' and '-'",
+                   p->name);
+        cfg_path_pop(c, m);
+    }
+    if (cfg_get_str(c, it, "file", &p->file) == 1 &&
+        (p->file[0] == '\0' || strchr(p->file, '/') != NULL || strcmp(p->file, "..") == 0)) {
+        size_t m = cfg_path_key(c, "file");
+        cfg_err_at(c, cfgnode_get(it, "file"),
+                   "'%s' must be a file name inside plugins.dir, without '/'", p->file);
+        cfg_path_pop(c, m);
+    }
+    if (p->file == NULL && p->name != NULL && asprintf(&p->file, "%s.so", p->name) < 0)
+        p->file = NULL;
+    const cfgnode *conf = cfgnode_get(it, "config");
+    if (conf != NULL && !cfg_is_null(conf)) {
+        if (conf->type != CFGNODE_MAP) {
+            size_t m = cfg_path_key(c, "config");
+            cfg_err_at(c, conf, "expected a mapping, got a %s", cfg_node_kind(conf));
+            cfg_path_pop(c, m);
+        } else if ((p->config = cfgnode_clone(conf)) == NULL) {
+            cfg_err_at(c, conf, "out of memory");
+        }
+    }
+}
+
+static void
+parse_plugin_dir(cfg_ctx *c, const cfgnode *pl, jw_config *cfg)
+{
+    if (cfg_get_str(c, pl, "dir", &cfg->plugin_dir) != 1)
+        return;
+    size_t m = cfg_path_key(c, "dir");
+    const cfgnode *v = cfgnode_get(pl, "dir");
+    struct stat st;
+    absolutize(c, &cfg->plugin_dir);
+    char *real = cfg->plugin_dir ? realpath(cfg->plugin_dir, NULL) : NULL;
+    if (real == NULL || stat(real, &st) != 0)
+        cfg_err_at(c, v, "plugin directory '%s': %s", cfg->plugin_dir ? cfg->plugin_dir : "",
+                   strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        cfg_err_at(c, v, "'%s' is not a directory", real);
+    if (real != NULL) {
+        free(cfg->plugin_dir);
+        cfg->plugin_dir = real;
+    }
+    cfg_path_pop(c, m);
+}
+
+static void
+parse_plugins(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    static const char *const keys[] = {"dir", "instances", NULL};
+    bool bad;
+    const cfgnode *pl = cfg_get_section(c, root, "plugins", &bad);
+    if (pl == NULL)
+        return;
+    size_t mark = cfg_path_key(c, "plugins");
+    cfg_check_keys(c, pl, keys);
+    parse_plugin_dir(c, pl, cfg);
+    const cfgnode *seq = cfg_get_seq(c, pl, "instances");
+    if (seq != NULL && seq->n > 0) {
+        if (cfg->plugin_dir == NULL && cfg_get_node(pl, "dir") == NULL)
+            cfg_err_at(c, pl, "missing required key 'dir' (where the plugin files are)");
+        cfg->plugins = calloc(seq->n, sizeof(*cfg->plugins));
+        c->plugins = calloc(seq->n, sizeof(*c->plugins));
+        if (cfg->plugins == NULL || c->plugins == NULL) {
+            cfg_err_at(c, seq, "out of memory");
+            cfg_path_pop(c, mark);
+            return;
+        }
+        size_t m2 = cfg_path_key(c, "instances");
+        for (size_t i = 0; i < seq->n; i++) {
+            size_t m3 = cfg_path_index(c, i);
+            const cfgnode *it = seq->items[i];
+            if (it->type != CFGNODE_MAP) {
+                cfg_err_at(c, it, "expected a mapping (name, file, config), got a %s",
+                           cfg_node_kind(it));
+            } else {
+                size_t k = cfg->nplugins++, e0 = cfg_errors_count(c);
+                parse_plugin(c, it, &cfg->plugins[k]);
+                c->plugins[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
+            }
+            cfg_path_pop(c, m3);
+        }
+        cfg_path_pop(c, m2);
+    }
+    cfg_path_pop(c, mark);
+}
+
+static void
+parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
+{
+    static const char *const keys[] = {"name",     "subjects",         "storage",  "retention",
+                                       "max_age",  "max_bytes",        "max_msgs", "max_msg_size",
+                                       "replicas", "duplicate_window", "discard",  NULL};
+    static const char *const storage[] = {"file", "memory", NULL};
+    static const char *const retention[] = {"limits", "workqueue", "interest", NULL};
+    static const char *const discard[] = {"old", "new", NULL};
+    char err[160];
+    int e;
+    cfg_check_keys(c, it, keys);
+    s->loc = (cfg_loc){it->line, it->column};
+    s->max_bytes = s->max_msgs = s->max_msg_size = -1;
+    s->replicas = 1;
+    s->duplicate_window_ms = 120000;
+    if (cfg_req_str(c, it, "name", &s->name) == 1 && !cfg_name_valid(s->name)) {
+        size_t m = cfg_path_key(c, "name");
+        cfg_err_at(c, cfgnode_get(it, "name"),
+                   "bad stream name '%s': use letters, digits, '_' and '-'", s->name);
+        cfg_path_pop(c, m);
+    }
+    int rc = cfg_get_strlist(c, it, "subjects", &s->subjects, &s->nsubjects);
+    const cfgnode *sn = cfgnode_get(it, "subjects");
+    size_t m = cfg_path_key(c, "subjects");
+    if (rc == 0) {
+        cfg_path_pop(c, m);
+        cfg_err_at(c, it, "missing required key 'subjects'");
+    } else if (rc == 1 && s->nsubjects == 0) {
+        cfg_err_at(c, sn, "must list at least one subject");
+    }
+    for (size_t i = 0; rc == 1 && i < s->nsubjects; i++) {
+        const cfgnode *at = sn->type == CFGNODE_SEQ ? sn->items[i] : sn;
+        size_t m2 = sn->type == CFGNODE_SEQ ? cfg_path_index(c, i) : c->plen;
+        if (!cfg_subject_valid(s->subjects[i], true, err, sizeof(err)))
+            cfg_err_at(c, at, "%s", err);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->subjects[j], s->subjects[i]) == 0)
+                cfg_err_at(c, at, "duplicate subject '%s'", s->subjects[i]);
+        }
+        cfg_path_pop(c, m2);
+    }
+    cfg_path_pop(c, m);
+    if (cfg_get_enum(c, it, "storage", storage, &e) == 1)
+        s->storage = (cfg_storage)e;
+    if (cfg_get_enum(c, it, "retention", retention, &e) == 1)
+        s->retention = (cfg_retention)e;
+    if (cfg_get_enum(c, it, "discard", discard, &e) == 1)
+        s->discard = (cfg_discard)e;
+    int age = cfg_get_duration(c, it, "max_age", 0, &s->max_age_ms);
+    cfg_get_size(c, it, "max_bytes", 1, INT64_MAX, &s->max_bytes);
+    cfg_get_int(c, it, "max_msgs", 1, INT64_MAX, &s->max_msgs);
+    cfg_get_size(c, it, "max_msg_size", 1, INT32_MAX, &s->max_msg_size);
+    cfg_get_intv(c, it, "replicas", 1, 5, &s->replicas);
+    int dw = cfg_get_duration(c, it, "duplicate_window", 1, &s->duplicate_window_ms);
+    if (age >= 0 && s->max_age_ms > 0 && s->duplicate_window_ms > s->max_age_ms) {
+        if (dw == 0) { /* as nats-server does: the default window shrinks to max_age */
+            s->duplicate_window_ms = s->max_age_ms;
+        } else if (dw == 1) {
+            char a[32], b[32];
+            cfg_format_duration(s->duplicate_window_ms, a, sizeof(a));
+            cfg_format_duration(s->max_age_ms, b, sizeof(b));
+            size_t m2 = cfg_path_key(c, "duplicate_window");
+            cfg_err_at(c, cfgnode_get(it, "duplicate_window"),
+                       "duplicate_window (%s) must not exceed max_age (%s)", a, b);
+            cfg_path_pop(c, m2);
+        }
+    }
+}
+
+static void
+parse_service_ep(cfg_ctx *c, const cfgnode *it, cfg_service_ep *s)
+{
+    static const char *const keys[] = {"name", "subject", "queue", "handler", "concurrency", NULL};
+    char err[160];
+    cfg_check_keys(c, it, keys);
+    s->loc = (cfg_loc){it->line, it->column};
+    s->concurrency = 1;
+    if (cfg_req_str(c, it, "name", &s->name) == 1 && !cfg_name_valid(s->name)) {
+        size_t m = cfg_path_key(c, "name");
+        cfg_err_at(c, cfgnode_get(it, "name"), "bad name '%s': use letters, digits, '_' and '-'",
+                   s->name);
+        cfg_path_pop(c, m);
+    }
+    if (cfg_req_str(c, it, "subject", &s->subject) == 1 &&
+        !cfg_subject_valid(s->subject, true, err, sizeof(err))) {
+        size_t m = cfg_path_key(c, "subject");
+        cfg_err_at(c, cfgnode_get(it, "subject"), "%s", err);
+        cfg_path_pop(c, m);
+    }
+    if (cfg_get_str(c, it, "queue", &s->queue) == 1 &&
+        !cfg_subject_valid(s->queue, false, err, sizeof(err))) {
+        size_t m = cfg_path_key(c, "queue");
+        cfg_err_at(c, cfgnode_get(it, "queue"), "bad queue group: %s", err);
+        cfg_path_pop(c, m);
+    }
+    if (s->name != NULL)
+        set_default(c, &s->queue, s->name);
+    cfg_req_str(c, it, "handler", &s->handler);
+    cfg_get_intv(c, it, "concurrency", 1, 1000000, &s->concurrency);
+}
+
+/* streams and services: the same list walk with a different item mapper. */
+static void
+parse_streams(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    const cfgnode *seq = cfg_get_seq(c, root, "streams");
+    if (seq == NULL || seq->n == 0)
+        return;
+    cfg->streams = calloc(seq->n, sizeof(*cfg->streams));
+    c->streams = calloc(seq->n, sizeof(*c->streams));
+    if (cfg->streams == NULL || c->streams == NULL) {
+        cfg_err_at(c, seq, "out of memory");
+        return;
+    }
+    size_t mark = cfg_path_key(c, "streams");
+    for (size_t i = 0; i < seq->n; i++) {
+        size_t m = cfg_path_index(c, i);
+        const cfgnode *it = seq->items[i];
+        if (it->type != CFGNODE_MAP) {
+            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
+        } else {
+            size_t k = cfg->nstreams++, e0 = cfg_errors_count(c);
+            parse_stream(c, it, &cfg->streams[k]);
+            c->streams[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
+        }
+        cfg_path_pop(c, m);
+    }
+    cfg_path_pop(c, mark);
+}
+
+static void
+parse_services(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    const cfgnode *seq = cfg_get_seq(c, root, "services");
+    if (seq == NULL || seq->n == 0)
+        return;
+    cfg->services = calloc(seq->n, sizeof(*cfg->services));
+    c->services = calloc(seq->n, sizeof(*c->services));
+    if (cfg->services == NULL || c->services == NULL) {
+        cfg_err_at(c, seq, "out of memory");
+        return;
+    }
+    size_t mark = cfg_path_key(c, "services");
+    for (size_t i = 0; i < seq->n; i++) {
+        size_t m = cfg_path_index(c, i);
+        const cfgnode *it = seq->items[i];
+        if (it->type != CFGNODE_MAP) {
+            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
+        } else {
+            size_t k = cfg->nservices++, e0 = cfg_errors_count(c);
+            parse_service_ep(c, it, &cfg->services[k]);
+            c->services[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
+        }
+        cfg_path_pop(c, m);
+    }
+    cfg_path_pop(c, mark);
+}
+
+static void
+parse_misc(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    static const char *const http_keys[] = {"listen", NULL};
+    static const char *const log_keys[] = {"format", "level", NULL};
+    static const char *const tr_keys[] = {"otlp_endpoint", "export_interval", "queue_size", NULL};
+    static const char *const formats[] = {"json", "text", NULL};
+    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    bool bad;
+    char err[160];
+    int e;
+
+    const cfgnode *h = cfg_get_section(c, root, "http", &bad);
+    size_t m = cfg_path_key(c, "http");
+    cfg_check_keys(c, h, http_keys);
+    if (cfg_get_str(c, h, "listen", &cfg->http.listen) == 1 &&
+        cfg_parse_hostport(cfg->http.listen, &cfg->http.host, &cfg->http.port, err, sizeof(err)) !=
+            0) {
+        size_t m2 = cfg_path_key(c, "listen");
+        cfg_err_at(c, cfgnode_get(h, "listen"), "bad address '%s': %s (expected host:port)",
+                   cfg->http.listen, err);
+        cfg_path_pop(c, m2);
+    }
+    cfg_path_pop(c, m);
+
+    const cfgnode *l = cfg_get_section(c, root, "log", &bad);
+    m = cfg_path_key(c, "log");
+    cfg->log.format = CFG_LOG_JSON;
+    cfg->log.level = 2; /* JW_LOG_INFO */
+    cfg_check_keys(c, l, log_keys);
+    if (cfg_get_enum(c, l, "format", formats, &e) == 1)
+        cfg->log.format = (cfg_log_format)e;
+    cfg_get_enum(c, l, "level", levels, &cfg->log.level);
+    cfg_path_pop(c, m);
+
+    const cfgnode *t = cfg_get_section(c, root, "tracing", &bad);
+    m = cfg_path_key(c, "tracing");
+    cfg->tracing.export_interval_ms = 1000;
+    cfg->tracing.queue_size = 4096;
+    cfg_check_keys(c, t, tr_keys);
+    if (cfg_get_str(c, t, "otlp_endpoint", &cfg->tracing.otlp_endpoint) == 1 &&
+        strncmp(cfg->tracing.otlp_endpoint, "http://", 7) != 0 &&
+        strncmp(cfg->tracing.otlp_endpoint, "https://", 8) != 0) {
+        size_t m2 = cfg_path_key(c, "otlp_endpoint");
+        cfg_err_at(c, cfgnode_get(t, "otlp_endpoint"), "'%s' is not an http:// or https:// URL",
+                   cfg->tracing.otlp_endpoint);
+        cfg_path_pop(c, m2);
+    }
+    cfg_get_duration(c, t, "export_interval", 1, &cfg->tracing.export_interval_ms);
+    cfg_get_intv(c, t, "queue_size", 1, 10000000, &cfg->tracing.queue_size);
+    cfg_path_pop(c, m);
+}
+
+void
+config_parse_root(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+{
+    if (root->type != CFGNODE_MAP) {
+        cfg_err_at(c, root,
+                   "the file must be a mapping of sections (service, nats, streams...), "
+                   "got a %s",
+                   cfg_node_kind(root));
+        return;
+    }
+    cfg_check_keys(c, root, top_keys);
+    parse_service(c, root, cfg);
+    parse_nats(c, root, cfg);
+    parse_redis(c, root, cfg);
+    parse_plugins(c, root, cfg);
+    parse_streams(c, root, cfg);
+    config_parse_consumers(c, root, cfg);
+    parse_services(c, root, cfg);
+    parse_misc(c, root, cfg);
+}
