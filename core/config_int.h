@@ -7,11 +7,15 @@
  *                      multi-document), then duplicate keys and ${VAR};
  *   config_parse.c     top-level sections -> jw_config (types, ranges,
  *                      enums, unknown keys, defaults);
+ *   config_conn.c      the nats and redis sections, secrets;
  *   config_consumer.c  the consumers section (the largest one);
  *   config_validate.c  relations between sections (references, subjects,
  *                      names, timing across a consumer and its stream);
  *   config_get.c       typed, located getters every mapper uses;
- *   config_value.c     pure parsers: durations, sizes, subjects, URLs.
+ *   config_value.c     pure parsers: durations, sizes, times;
+ *   config_url.c       redis URLs, host:port, redaction;
+ *   config_subject.c   NATS subjects and names;
+ *   config_dump.c      the normalized topology as YAML.
  * Every error goes to ctx->errs as "file:line:col: key.path: message".
  *
  * Threads: a cfg_ctx lives on the stack of one config_load() call.
@@ -95,7 +99,7 @@ const cfgnode *cfg_get_seq(cfg_ctx *c, const cfgnode *map, const char *key);
 /* Where to point at for `key` in `map`: the value, else the map itself. */
 const cfgnode *cfg_loc_of(const cfgnode *map, const char *key);
 
-/* config_value.c: pure parsers and formatters. */
+/* config_value.c, config_url.c, config_subject.c: pure parsers and formatters. */
 int cfg_duration_parse(const char *s, int64_t *ms, char *err, size_t errlen);
 int cfg_size_parse(const char *s, int64_t *bytes, char *err, size_t errlen);
 void cfg_format_duration(int64_t ms, char *buf, size_t len);
@@ -116,8 +120,16 @@ bool cfg_subject_subset(const char *filter, const char *pattern); /* filter with
 bool cfg_subject_collide(const char *a, const char *b);           /* a subject in both */
 size_t cfg_edit_distance(const char *a, const char *b);
 
-/* config_parse.c / config_consumer.c / config_validate.c */
+/* config_parse.c / config_conn.c / config_consumer.c / config_validate.c */
 void config_parse_root(cfg_ctx *c, const cfgnode *root, jw_config *cfg);
+void config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg);
+void config_parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg);
+/* *f = strdup(v) unless *f is set. */
+void cfg_set_default(cfg_ctx *c, char **f, const char *v);
+/* *p made absolute against the config file's directory. */
+void cfg_absolutize(cfg_ctx *c, char **p);
+/* A file path key: absolute, and readable now (else an error). */
+void cfg_get_file(cfg_ctx *c, const cfgnode *m, const char *key, char **out);
 void config_parse_consumers(cfg_ctx *c, const cfgnode *root, jw_config *cfg);
 void config_validate(cfg_ctx *c, jw_config *cfg);
 

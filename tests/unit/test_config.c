@@ -626,6 +626,44 @@ test_workqueue_and_overlap(void **state)
                   NULL);
 }
 
+static void
+test_sections_misc(void **state)
+{
+    (void)state;
+    unsetenv("JW_TEST_UNSET");
+    expect_errors("nats:\n"
+                  "  servers: [\"nats://a:1\", \"http://b:2\", \"nats://c:3,nats://d:4\"]\n"
+                  "  creds_file: missing.creds\n"
+                  "  tls: {cert: c.pem}\n"
+                  "  reconnect_wait: 10s\n"
+                  "  reconnect_wait_max: 1s\n"
+                  "  inbox_prefix: \"_IN.>\"\n"
+                  "http: {listen: \"localhost\"}\n"
+                  "tracing: {otlp_endpoint: \"udp://x\", queue_size: 0}\n"
+                  "services:\n"
+                  "  - {name: s, subject: \"api.x\", queue: \"q 1\", handler: h}\n"
+                  "consumers:\n"
+                  "  - {name: \"${JW_TEST_UNSET}\", stream: S, handler: h, dead_letter: d, "
+                  "dedup: 5}\n",
+                  "2:27: nats.servers[1]: unsupported scheme in 'http://b:2'",
+                  "2:41: nats.servers[2]: one URL per list item",
+                  "3:15: nats.creds_file: cannot read '", "4:8: nats.tls: cert and key go together",
+                  "4:15: nats.tls.cert: cannot read '",
+                  "6:23: nats.reconnect_wait_max: reconnect_wait_max (1s) must be at least "
+                  "reconnect_wait (10s)",
+                  "7:17: nats.inbox_prefix: wildcards are not allowed here",
+                  "8:16: http.listen: bad address 'localhost': missing ':port'",
+                  "9:26: tracing.otlp_endpoint: 'udp://x' is not an http:// or https:// URL",
+                  "9:49: tracing.queue_size: must be between 1 and 10000000, got 0",
+                  "11:40: services[0].queue: bad queue group",
+                  "11:56: services[0].handler: unknown handler 'h'",
+                  /* the unset variable is the only error about the name */
+                  "13:12: consumers[0].name: environment variable 'JW_TEST_UNSET' is not set",
+                  "13:40: consumers[0].stream: unknown stream 'S'",
+                  "13:52: consumers[0].handler: unknown handler 'h'",
+                  "13:78: consumers[0].dedup: expected a mapping, got a scalar", NULL);
+}
+
 /* The acceptance case: five different mistakes, five located errors. */
 static void
 test_five_mistakes(void **state)
@@ -729,6 +767,7 @@ main(void)
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_plugin_dir),
         cmocka_unit_test(test_workqueue_and_overlap),
+        cmocka_unit_test(test_sections_misc),
         cmocka_unit_test(test_five_mistakes),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_unreadable_and_free),
