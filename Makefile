@@ -39,6 +39,8 @@ LDLIBS  += $(PKG_LIBS) -ldl -lm -lcrypto
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
+# (a variable: a comma inside $(if ...) would split its arguments)
+PLUGIN_SAN := -fsanitize=address,undefined
 else
 CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
@@ -55,7 +57,8 @@ CORE_SRCS  := $(wildcard core/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS   := $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJS))
 
-PLUGIN_DIRS := $(patsubst %/,%,$(wildcard plugins/*/))
+# plugins/shared holds header-only helpers of several plugins, not a plugin.
+PLUGIN_DIRS := $(filter-out plugins/shared,$(patsubst %/,%,$(wildcard plugins/*/)))
 PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
 
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
@@ -87,15 +90,15 @@ $(BUILD)/obj/%.o: %.c
 
 # A plugin is every .c of plugins/NAME/, linked into one .so.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) core/include/jetway/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
-	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+	    $(shell pkg-config --cflags --libs libcjson) $(PLUGIN_SAN)
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
-	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+	    $(shell pkg-config --cflags --libs libcjson) $(PLUGIN_SAN)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
