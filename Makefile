@@ -60,7 +60,8 @@ CORE_SRCS  := $(wildcard core/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS   := $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJS))
 
-PLUGIN_DIRS := $(patsubst %/,%,$(wildcard plugins/*/))
+# plugins/shared holds header-only helpers of several plugins, not a plugin.
+PLUGIN_DIRS := $(filter-out plugins/shared,$(patsubst %/,%,$(wildcard plugins/*/)))
 PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
 
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
@@ -94,7 +95,7 @@ $(BUILD)/obj/%.o: %.c
 
 # A plugin is every .c of plugins/NAME/, linked into one .so.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) core/include/jetway/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \

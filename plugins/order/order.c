@@ -1,0 +1,441 @@
+/*
+ * order.c -- the order plugin of the worked example.
+ *
+ * Serves the request/reply endpoint orders.create: validates the order,
+ * gives it an id, publishes orders.created.v1 and answers "accepted" only
+ * once JetStream has acknowledged that publish. Then consumes the outcomes
+ * of payment (payments.completed/failed.v1) and inventory
+ * (inventory.reserved/rejected.v1), keeps each order's state in Redis
+ * (order_scripts.h) and publishes the decision, orders.confirmed.v1 or
+ * orders.cancelled.v1, exactly once per order (the decision is made once in
+ * Redis; its publish carries the message id "orders.<decision>:<order_id>",
+ * so a re-publish after a crash is dropped by the stream's dedup window).
+ */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jetway/plugin.h"
+#include "../shared/orders_common.h"
+#include "order_scripts.h"
+
+#define ORDER_ERR_MAX 200
+
+/* One instance's context: set in init, read-only afterwards (any worker thread). */
+typedef struct order_ctx {
+    const jw_host *host;
+    jw_instance *inst;
+    int max_items;        /* items per order */
+    int64_t state_ttl_ms; /* TTL of ord:<id>, 0 = keep */
+    uint32_t c_accepted, c_invalid, c_unavailable, c_confirmed, c_cancelled;
+} order_ctx;
+
+/*
+ * Check an orders.create request. Returns 0, or -1 with a message naming
+ * the offending field in err.
+ */
+static int
+order_validate_request(const cJSON *req, int max_items, char *err, size_t errlen)
+{
+    const cJSON *items, *amount, *item;
+    const char *cur;
+    int n, i = 0;
+
+    if (!cJSON_IsObject(req)) {
+        snprintf(err, errlen, "request must be a JSON object");
+        return -1;
+    }
+    if (oc_req_string(req, "customer_id", err, errlen) == NULL)
+        return -1;
+    if (strlen(cJSON_GetObjectItemCaseSensitive(req, "customer_id")->valuestring) > 128) {
+        snprintf(err, errlen, "customer_id: longer than 128 bytes");
+        return -1;
+    }
+    items = cJSON_GetObjectItemCaseSensitive(req, "items");
+    if (items == NULL) {
+        snprintf(err, errlen, "items: missing");
+        return -1;
+    }
+    if (!cJSON_IsArray(items)) {
+        snprintf(err, errlen, "items: must be an array");
+        return -1;
+    }
+    n = cJSON_GetArraySize(items);
+    if (n == 0) {
+        snprintf(err, errlen, "items: must not be empty");
+        return -1;
+    }
+    if (n > max_items) {
+        snprintf(err, errlen, "items: more than %d lines", max_items);
+        return -1;
+    }
+    cJSON_ArrayForEach(item, items)
+    {
+        const cJSON *sku = cJSON_GetObjectItemCaseSensitive(item, "sku");
+        const cJSON *qty = cJSON_GetObjectItemCaseSensitive(item, "qty");
+        const cJSON *prev;
+        int j = 0;
+
+        if (!cJSON_IsObject(item)) {
+            snprintf(err, errlen, "items[%d]: must be an object", i);
+            return -1;
+        }
+        if (!cJSON_IsString(sku) || !oc_id_ok(sku->valuestring, OC_ID_MAX)) {
+            snprintf(err, errlen, "items[%d].sku: must be a string matching [A-Za-z0-9._:-]{1,%d}",
+                     i, OC_ID_MAX);
+            return -1;
+        }
+        if (!cJSON_IsNumber(qty) || qty->valuedouble < 1 || qty->valuedouble > 1000000 ||
+            qty->valuedouble != (double)(int)qty->valuedouble) {
+            snprintf(err, errlen, "items[%d].qty: must be an integer from 1 to 1000000", i);
+            return -1;
+        }
+        cJSON_ArrayForEach(prev, items)
+        {
+            if (j++ == i)
+                break;
+            if (strcmp(cJSON_GetObjectItemCaseSensitive(prev, "sku")->valuestring,
+                       sku->valuestring) == 0) {
+                snprintf(err, errlen, "items[%d].sku: duplicate of items[%d].sku", i, j - 1);
+                return -1;
+            }
+        }
+        i++;
+    }
+    amount = cJSON_GetObjectItemCaseSensitive(req, "total_amount");
+    if (amount == NULL) {
+        snprintf(err, errlen, "total_amount: missing");
+        return -1;
+    }
+    if (!oc_amount_ok(amount)) {
+        snprintf(err, errlen, "total_amount: must be a number > 0");
+        return -1;
+    }
+    if ((cur = oc_req_string(req, "currency", err, errlen)) == NULL)
+        return -1;
+    if (!oc_currency_ok(cur)) {
+        snprintf(err, errlen, "currency: must be three uppercase letters (ISO 4217)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The orders.created.v1 event of a validated request, or NULL (no memory). */
+static cJSON *
+order_created_event(const cJSON *req, const char *order_id, const char *message_id)
+{
+    cJSON *ev = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    const cJSON *item;
+    char ts[64];
+
+    if (ev == NULL || items == NULL) {
+        cJSON_Delete(ev);
+        cJSON_Delete(items);
+        return NULL;
+    }
+    oc_now_rfc3339(ts);
+    cJSON_AddItemToObject(ev, "items", items);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(req, "items"))
+    {
+        cJSON *line = cJSON_CreateObject();
+        if (line == NULL || !cJSON_AddItemToArray(items, line))
+            goto oom;
+        if (!cJSON_AddStringToObject(line, "sku",
+                                     cJSON_GetObjectItemCaseSensitive(item, "sku")->valuestring) ||
+            !cJSON_AddNumberToObject(line, "qty",
+                                     cJSON_GetObjectItemCaseSensitive(item, "qty")->valuedouble))
+            goto oom;
+    }
+    if (!cJSON_AddStringToObject(ev, "message_id", message_id) ||
+        !cJSON_AddStringToObject(ev, "order_id", order_id) ||
+        !cJSON_AddStringToObject(
+            ev, "customer_id", cJSON_GetObjectItemCaseSensitive(req, "customer_id")->valuestring) ||
+        !cJSON_AddNumberToObject(
+            ev, "total_amount",
+            cJSON_GetObjectItemCaseSensitive(req, "total_amount")->valuedouble) ||
+        !cJSON_AddStringToObject(ev, "currency",
+                                 cJSON_GetObjectItemCaseSensitive(req, "currency")->valuestring) ||
+        !cJSON_AddStringToObject(ev, "ts", ts))
+        goto oom;
+    return ev;
+oom:
+    cJSON_Delete(ev);
+    return NULL;
+}
+
+/* Answer a request with {key: value} (plus status:accepted for an order id). */
+static void
+order_reply(order_ctx *ctx, const jw_msg *msg, const char *key, const char *value)
+{
+    cJSON *doc = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (doc != NULL && cJSON_AddStringToObject(doc, key, value) &&
+        (strcmp(key, "order_id") != 0 || cJSON_AddStringToObject(doc, "status", "accepted")))
+        text = cJSON_PrintUnformatted(doc);
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"unavailable\"}";
+        ctx->host->respond(ctx->inst, msg, oom, sizeof(oom) - 1);
+    } else if (ctx->host->respond(ctx->inst, msg, text, strlen(text)) != JW_OK) {
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "could not send the reply");
+    }
+    cJSON_free(text);
+    cJSON_Delete(doc);
+}
+
+/* orders.create: validate, publish orders.created.v1, then (only then) accept. */
+static void
+order_create(order_ctx *ctx, const jw_msg *msg)
+{
+    cJSON *req = cJSON_ParseWithLength((const char *)msg->data, msg->len), *ev = NULL;
+    char err[ORDER_ERR_MAX], order_id[4 + 32 + 1], message_id[sizeof(order_id) + 16];
+    int rc;
+
+    if (req == NULL) {
+        ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
+        order_reply(ctx, msg, "error", "request is not valid JSON");
+        return;
+    }
+    if (order_validate_request(req, ctx->max_items, err, sizeof(err)) != 0) {
+        ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
+        order_reply(ctx, msg, "error", err);
+        goto out;
+    }
+    memcpy(order_id, "ord-", 4);
+    if (oc_rand_hex(order_id + 4, 8) != 0) {
+        ctx->host->log(ctx->inst, msg, JW_LOG_ERROR, "getrandom failed");
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    snprintf(message_id, sizeof(message_id), "orders.created:%s", order_id);
+    if ((ev = order_created_event(req, order_id, message_id)) == NULL) {
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    rc = oc_publish(ctx->host, ctx->inst, msg, "orders.created.v1", ev, message_id);
+    if (rc != JW_OK) {
+        ctx->host->counter_add(ctx->inst, ctx->c_unavailable, 1);
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "publish orders.created.v1 of %s failed: %d",
+                       order_id, rc);
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    ctx->host->counter_add(ctx->inst, ctx->c_accepted, 1);
+    order_reply(ctx, msg, "order_id", order_id);
+out:
+    cJSON_Delete(ev);
+    cJSON_Delete(req);
+}
+
+/*
+ * Map an outcome event to the field and value it records, after checking
+ * its subject-specific fields. Returns 0, 1 for an event of the subscribed
+ * streams that does not concern the decision (payments.refunded.v1), or -1
+ * with err set.
+ */
+static int
+order_outcome(const char *subject, const cJSON *ev, const char **field, const char **value,
+              char *err, size_t errlen)
+{
+    if (strcmp(subject, "payments.completed.v1") == 0) {
+        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(ev, "currency");
+        if (!oc_amount_ok(cJSON_GetObjectItemCaseSensitive(ev, "amount"))) {
+            snprintf(err, errlen, "amount: must be a number > 0");
+            return -1;
+        }
+        if (!cJSON_IsString(cur) || !oc_currency_ok(cur->valuestring)) {
+            snprintf(err, errlen, "currency: must be three uppercase letters");
+            return -1;
+        }
+        *field = "payment";
+        *value = "completed";
+    } else if (strcmp(subject, "payments.failed.v1") == 0) {
+        if (oc_req_string(ev, "reason", err, errlen) == NULL)
+            return -1;
+        *field = "payment";
+        *value = "failed";
+    } else if (strcmp(subject, "inventory.reserved.v1") == 0) {
+        *field = "inventory";
+        *value = "reserved";
+    } else if (strcmp(subject, "inventory.rejected.v1") == 0) {
+        if (oc_req_string(ev, "reason", err, errlen) == NULL ||
+            oc_req_string(ev, "sku", err, errlen) == NULL)
+            return -1;
+        *field = "inventory";
+        *value = "rejected";
+    } else if (strcmp(subject, "payments.refunded.v1") == 0) {
+        return 1;
+    } else {
+        snprintf(err, errlen, "unexpected subject %s", subject);
+        return -1;
+    }
+    return 0;
+}
+
+/* Publish a decision; JW_OK or the host's error. */
+static int
+order_publish_decision(order_ctx *ctx, const jw_msg *msg, const char *order_id,
+                       const char *decision, const char *reason)
+{
+    char subject[64], mid[OC_ID_MAX + 32], ts[64];
+    cJSON *ev = cJSON_CreateObject();
+    int rc = JW_ENOMEM;
+
+    snprintf(subject, sizeof(subject), "orders.%s.v1", decision);
+    snprintf(mid, sizeof(mid), "orders.%s:%s", decision, order_id);
+    oc_now_rfc3339(ts);
+    if (ev != NULL && cJSON_AddStringToObject(ev, "message_id", mid) &&
+        cJSON_AddStringToObject(ev, "order_id", order_id) &&
+        cJSON_AddStringToObject(ev, "ts", ts) &&
+        (reason[0] == '\0' || cJSON_AddStringToObject(ev, "reason", reason)))
+        rc = oc_publish(ctx->host, ctx->inst, msg, subject, ev, mid);
+    cJSON_Delete(ev);
+    return rc;
+}
+
+/* An outcome event of payment or inventory: record it, publish a decision. */
+static void
+order_event(order_ctx *ctx, const jw_msg *msg, jw_result *res)
+{
+    char err[ORDER_ERR_MAX], key[OC_ID_MAX + 8], ttl[24];
+    const char *oid, *field, *value, *st, *dec, *why;
+    cJSON *ev = oc_parse_event(msg, &oid, err, sizeof(err));
+    jw_kv_reply *r = NULL;
+    int rc;
+
+    if (ev == NULL) {
+        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
+        return;
+    }
+    rc = order_outcome(msg->subject, ev, &field, &value, err, sizeof(err));
+    if (rc < 0)
+        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
+    if (rc != 0)
+        goto out;
+    snprintf(key, sizeof(key), "ord:%s", oid);
+    snprintf(ttl, sizeof(ttl), "%" PRId64, ctx->state_ttl_ms);
+    {
+        const char *keys[] = {key};
+        const char *args[] = {field, value, ttl};
+        rc = ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_RECORD, 1, keys, 3, args, &r);
+    }
+    if (rc != JW_OK || r == NULL || r->type == JW_KV_ERROR) {
+        oc_verdict(res, JW_RETRY, "redis: record %s=%s: %s", field, value,
+                   r && r->type == JW_KV_ERROR ? r->str : "unavailable");
+        goto out;
+    }
+    st = oc_reply_str(r, 0);
+    dec = oc_reply_str(r, 1);
+    why = oc_reply_str(r, 2);
+    if (st == NULL || dec == NULL || why == NULL) {
+        oc_verdict(res, JW_RETRY, "redis: unexpected reply of the record script");
+        goto out;
+    }
+    if (strcmp(st, "DECIDED") != 0 && strcmp(st, "UNPUBLISHED") != 0)
+        goto out; /* WAITING or DONE: nothing to publish */
+    rc = order_publish_decision(ctx, msg, oid, dec, why);
+    if (rc != JW_OK) {
+        oc_verdict(res, JW_RETRY, "publish orders.%s.v1 failed (%d)", dec, rc);
+        goto out;
+    }
+    if (strcmp(st, "DECIDED") == 0)
+        ctx->host->counter_add(
+            ctx->inst, strcmp(dec, "confirmed") == 0 ? ctx->c_confirmed : ctx->c_cancelled, 1);
+    ctx->host->kv_reply_free(r);
+    r = NULL;
+    {
+        /* Not fatal when it fails: a later event re-publishes under the same id. */
+        const char *keys[] = {key};
+        if (ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_PUBLISHED, 1, keys, 0, NULL, &r) != JW_OK)
+            ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "could not mark %s published", oid);
+    }
+out:
+    if (r != NULL)
+        ctx->host->kv_reply_free(r);
+    cJSON_Delete(ev);
+}
+
+static void
+order_handle(void *vctx, const jw_msg *msg, jw_result *res)
+{
+    order_ctx *ctx = vctx;
+
+    if (msg->reply != NULL) {
+        order_create(ctx, msg);
+        res->verdict = JW_ACK; /* ignored for services */
+        return;
+    }
+    order_event(ctx, msg, res);
+}
+
+static int
+order_init(const jw_host *host, jw_instance *inst, const char *config_json, void **out, char *err,
+           size_t errlen)
+{
+    cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
+    const cJSON *v;
+    order_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL || cfg == NULL) {
+        snprintf(err, errlen, ctx ? "config is not JSON" : "out of memory");
+        goto fail;
+    }
+    ctx->host = host;
+    ctx->inst = inst;
+    ctx->max_items = 100;
+    ctx->state_ttl_ms = 7 * 24 * 3600 * 1000LL;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "max_items")))
+        ctx->max_items = (int)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "state_ttl")))
+        ctx->state_ttl_ms = (int64_t)v->valuedouble;
+    if (ctx->max_items < 1 || ctx->max_items > 10000) {
+        snprintf(err, errlen, "max_items: must be from 1 to 10000");
+        goto fail;
+    }
+    if (ctx->state_ttl_ms < 0) {
+        snprintf(err, errlen, "state_ttl: must not be negative");
+        goto fail;
+    }
+    if (host->counter_register(inst, "orders_accepted", "orders accepted by orders.create",
+                               &ctx->c_accepted) != JW_OK ||
+        host->counter_register(inst, "orders_invalid", "orders.create requests refused as invalid",
+                               &ctx->c_invalid) != JW_OK ||
+        host->counter_register(inst, "orders_unavailable",
+                               "orders.create requests failed by a publish error",
+                               &ctx->c_unavailable) != JW_OK ||
+        host->counter_register(inst, "orders_confirmed", "orders confirmed", &ctx->c_confirmed) !=
+            JW_OK ||
+        host->counter_register(inst, "orders_cancelled", "orders cancelled", &ctx->c_cancelled) !=
+            JW_OK) {
+        snprintf(err, errlen, "could not register counters");
+        goto fail;
+    }
+    cJSON_Delete(cfg);
+    *out = ctx;
+    return 0;
+fail:
+    cJSON_Delete(cfg);
+    free(ctx);
+    return -1;
+}
+
+static void
+order_fini(void *ctx)
+{
+    free(ctx);
+}
+
+static const jw_option order_options[] = {
+    {"max_items", JW_OPT_INT, "100", 0, "most lines one order may have"},
+    {"state_ttl", JW_OPT_DURATION, "168h", 0, "how long an order's state is kept in Redis"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const jw_plugin order_plugin = {
+    JW_PLUGIN_STAMP,    .name = "order",        .version = "1.0.0", .options = order_options,
+    .init = order_init, .handle = order_handle, .fini = order_fini,
+};
+
+JW_PLUGIN_DEFINE(order_plugin)

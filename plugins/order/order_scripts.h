@@ -1,0 +1,58 @@
+/*
+ * order_scripts.h -- the Redis Lua scripts of the order plugin, shared with
+ * the script test tool (tests/tools/orders_scripts.c) so the tool runs the
+ * exact text the plugin runs. Macros, not variables: a translation unit
+ * that uses only some of them gets no unused-variable warnings.
+ *
+ * State of one order: hash ord:<order_id> with
+ *   payment   = completed | failed        (first value wins)
+ *   inventory = reserved | rejected       (first value wins)
+ *   decided   = confirmed | cancelled     (set exactly once)
+ *   reason    = payment_declined | out_of_stock | ""  (with decided)
+ *   published = 1 once the decision event has a PubAck
+ */
+#ifndef ORDER_SCRIPTS_H
+#define ORDER_SCRIPTS_H
+
+/*
+ * Record one outcome and decide.
+ * KEYS[1] = ord:<order_id>
+ * ARGV[1] = field (payment | inventory), ARGV[2] = value, ARGV[3] = ttl ms (0 = keep)
+ * Returns {status, decision, reason}:
+ *   WAITING      -- not decidable yet (decision and reason empty)
+ *   DECIDED      -- this call made the decision: publish it
+ *   UNPUBLISHED  -- decided before, but no PubAck recorded (a crash between
+ *                   the two): publish it again under the same message id
+ *   DONE         -- decided and published: nothing to do
+ * The decision is made once; a repeated or late event never changes it.
+ */
+#define ORDER_SCRIPT_RECORD                                                         \
+    "local k = KEYS[1]\n"                                                           \
+    "redis.call('HSETNX', k, ARGV[1], ARGV[2])\n"                                   \
+    "if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', k, ARGV[3]) end\n"         \
+    "local d = redis.call('HGET', k, 'decided')\n"                                  \
+    "if d then\n"                                                                   \
+    "  local r = redis.call('HGET', k, 'reason') or ''\n"                           \
+    "  if redis.call('HGET', k, 'published') then return {'DONE', d, r} end\n"      \
+    "  return {'UNPUBLISHED', d, r}\n"                                              \
+    "end\n"                                                                         \
+    "local p = redis.call('HGET', k, 'payment')\n"                                  \
+    "local i = redis.call('HGET', k, 'inventory')\n"                                \
+    "local dec, why\n"                                                              \
+    "if p == 'failed' then dec, why = 'cancelled', 'payment_declined'\n"            \
+    "elseif i == 'rejected' then dec, why = 'cancelled', 'out_of_stock'\n"          \
+    "elseif p == 'completed' and i == 'reserved' then dec, why = 'confirmed', ''\n" \
+    "else return {'WAITING', '', ''} end\n"                                         \
+    "redis.call('HSET', k, 'decided', dec, 'reason', why)\n"                        \
+    "return {'DECIDED', dec, why}\n"
+
+/*
+ * Remember that the decision was published (after its PubAck).
+ * KEYS[1] = ord:<order_id>. Returns 1, or 0 if nothing was decided.
+ */
+#define ORDER_SCRIPT_PUBLISHED                                          \
+    "if not redis.call('HGET', KEYS[1], 'decided') then return 0 end\n" \
+    "redis.call('HSET', KEYS[1], 'published', '1')\n"                   \
+    "return 1\n"
+
+#endif /* ORDER_SCRIPTS_H */
