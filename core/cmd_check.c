@@ -7,6 +7,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -29,18 +30,31 @@ usage(FILE *fp)
 }
 
 /*
- * Plugin option validation. LEAD: wire the plugin loader here: for each
- * cfg->plugins[i], plugin_module_load(cfg->plugin_dir, p->file, ...), then
- * plugin_options_to_json(m->desc, p->config, cfg->path,
- * "plugins.instances[i].config", &json, errs), free json, unload. Return -1
- * when anything was added to errs. Until then only the config is checked.
+ * Plugin checks: load each declared plugin exactly as `run` would (path,
+ * permissions, ABI stamp) and validate its `config:` block against the
+ * options it declares. No plugin code runs: init() is not called.
  */
 static int
 check_plugins(const jw_config *cfg, cfg_errors *errs)
 {
-    (void)cfg;
-    (void)errs;
-    return 0;
+    size_t before = errs->n;
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        const cfg_plugin *p = &cfg->plugins[i];
+        plugin_module *m = NULL;
+        char err[512];
+        if (plugin_module_load(cfg->plugin_dir, p->file, &m, err, sizeof(err)) != 0) {
+            cfg_errors_add(errs, "%s:%d:%d: plugins.instances[%zu]: %s", cfg->path, p->loc.line,
+                           p->loc.column, i, err);
+            continue;
+        }
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "plugins.instances[%zu].config", i);
+        char *json = NULL;
+        if (plugin_options_to_json(m->desc, p->config, cfg->path, prefix, &json, errs) == 0)
+            free(json);
+        plugin_module_unload(m);
+    }
+    return errs->n > before ? -1 : 0;
 }
 
 int
