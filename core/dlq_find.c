@@ -42,6 +42,8 @@ cmp_str(const void *a, const void *b)
 void
 dlq_names_free(char **names, size_t n)
 {
+    if (!names)
+        return;
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -4,8 +4,14 @@
 # count, secrets never printed. Needs no servers.
 source "$(dirname "$0")/../lib/harness.sh"
 
-CFG="$(pwd)/tests/configs"
 [ -x "$JW" ] || fail "no binary at $JW"
+# check also loads the plugins (without running them) and validates their
+# options: give the fixture config real plugins declaring those options.
+CFG="$T/configs"
+cp -r tests/configs "$CFG"
+plugin_dir "$CFG/plugins"
+install -m 0644 "$JW_BUILD/tests/plugins/opts.so" "$CFG/plugins/order.so"
+install -m 0644 "$JW_BUILD/tests/plugins/ack.so" "$CFG/plugins/pay.so"
 
 "$JW" check --help >"$T/help.out" || fail "check --help exited non-zero"
 grep -q "usage: jetway check -c FILE" "$T/help.out" || fail "check --help: no usage line"

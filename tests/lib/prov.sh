@@ -7,6 +7,7 @@
 #   prov k=v... [--dry-run]   provision; output $T/out, errors $T/err, status $rc
 #
 # keys: storage=file|memory deliver=all|new ack_wait_ms=N max_ack_pending=N
+#       (a DLQ stream capturing dlq.> and dead_letter dlq.payment are declared by default)
 #       dlq=SUBJECT (consumer dead_letter) with_dlq_stream (declare DLQ)
 #
 # Until the config branch is merged config_load() is a stub; then the same
@@ -18,7 +19,7 @@ write_config()
 {
     f=$1
     shift
-    storage=file deliver=all ack_wait=30s max_ack_pending=128 dlq="" dlq_stream=0
+    storage=file deliver=all ack_wait=30s max_ack_pending=128 dlq=dlq.payment dlq_stream=1
     for kv in "$@"; do
         case $kv in
         storage=*) storage=${kv#*=} ;;
@@ -31,13 +32,13 @@ write_config()
         *) fail "write_config: unknown key $kv" ;;
         esac
     done
-    mkdir -p "$T/plugins"
-    chmod 0755 "$T/plugins"
+    plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/ack.so"
     {
         echo "nats:"
         echo "  servers: [\"$NATS_URL\"]"
         echo "plugins:"
         echo "  dir: $T/plugins"
+        echo "  instances: [{name: pay, file: ack.so}]"
         echo "streams:"
         echo "  - name: ORDERS"
         echo "    subjects: [\"orders.>\"]"
@@ -51,6 +52,7 @@ write_config()
         echo "consumers:"
         echo "  - name: payment"
         echo "    stream: ORDERS"
+        echo "    handler: pay"
         echo "    ack_wait: $ack_wait"
         echo "    max_ack_pending: $max_ack_pending"
         echo "    deliver_policy: $deliver"
