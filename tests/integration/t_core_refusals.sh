@@ -21,6 +21,7 @@ plugins:
     - {name: p, file: "$2"}
 streams:
   - {name: WORK, subjects: ["work.>"]}
+  - {name: DLQ, subjects: ["dlq.>"]}
 consumers:
   - {name: worker, stream: WORK, handler: p, dead_letter: dlq.worker}
 YAML

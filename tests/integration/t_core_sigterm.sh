@@ -26,6 +26,7 @@ consumers:
 YAML
 
 N=5000
+"$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provision failed"
 pubn work.x $N >/dev/null || fail "publish failed"
 jw_start jw "$T/jw.yaml"
 jw_wait_running jw

@@ -22,6 +22,7 @@ nats: {servers: ["$NATS_URL"]}
 plugins: {dir: $T/plugins, instances: [{name: hello, file: hello.so}]}
 streams:
   - {name: IN, subjects: ["in.>"]}
+  - {name: DLQ, subjects: ["dlq.>"]}
 consumers:
   - {name: greeter, stream: IN, filter_subject: "in.greet", handler: hello, dead_letter: dlq.greeter}
 YAML
