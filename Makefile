@@ -54,6 +54,8 @@ CPPFLAGS += -DJW_FAILPOINTS=1
 endif
 
 PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
+# A variable: a literal comma inside $(if ...) would split its arguments.
+SAN_FLAGS      := -fsanitize=address,undefined
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 
 CORE_SRCS  := $(wildcard core/*.c)
@@ -93,13 +95,15 @@ $(BUILD)/obj/%.o: %.c
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# A plugin is every .c of plugins/NAME/, linked into one .so.
+# A plugin is every .c of plugins/NAME/, linked into one .so with cJSON and
+# the extra libraries listed in plugins/NAME/LIBS, if any (e.g. -lcrypto).
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) core/include/jetway/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
-	    $(shell pkg-config --cflags --libs libcjson) $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
+	    $(shell pkg-config --cflags --libs libcjson) $$(cat plugins/$*/LIBS 2>/dev/null) \
+	    $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h
 	@mkdir -p $(@D)
@@ -126,7 +130,7 @@ $(BUILD)/bench/%: tests/bench/%.c
 deps:
 	@scripts/deps
 
-unit: $(UNIT_BINS) $(TPLUGIN_SOS)
+unit: $(UNIT_BINS) $(TPLUGIN_SOS) $(PLUGIN_SOS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) $$t; done
 
 integration: all

@@ -1,0 +1,204 @@
+/*
+ * audit.c -- the audit plugin of the order-processing example: every
+ * business event (orders.>, payments.>, inventory.>) is appended to an
+ * append-only, hash-chained, fsynced log (audit_log.c, format in
+ * audit_format.h); `jetway audit verify DIR` checks it.
+ *
+ * handle() ACKs only once the event's record is on disk, ACKs a redelivered
+ * event that the log already holds without writing it again, REJECTs a
+ * payload that is not JSON (the host dead-letters it), and asks for a RETRY
+ * when the disk fails.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit_log.h"
+#include "jetway/plugin.h"
+
+/* One per instance; immutable after init, shared by all handler threads. */
+typedef struct audit_ctx {
+    const jw_host *host;
+    jw_instance *inst;
+    audit_log *log;
+} audit_ctx;
+
+static const jw_option audit_options[] = {
+    {"dir", JW_OPT_STRING, NULL, 1, "directory of the audit segment files (created if absent)"},
+    {"segment_size", JW_OPT_SIZE, "4MiB", 0,
+     "start a new segment before a record would make the current one larger"},
+    {"fsync_batch", JW_OPT_INT, "64", 0, "a group commit stops waiting at this many records"},
+    {"fsync_interval", JW_OPT_DURATION, "200ms", 0,
+     "longest a group commit waits for concurrent handlers to join it"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+/* Integer member of cfg, or def when absent; -1 when present but not a number >= min. */
+static int
+cfg_int(const cJSON *cfg, const char *key, double def, double min, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *out = def;
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > 9007199254740992.0)
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int
+audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx,
+           char *err, size_t errlen)
+{
+    cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
+    const cJSON *dir = cJSON_GetObjectItemCaseSensitive(cfg, "dir");
+    double seg, batch, interval;
+    int rc = -EINVAL;
+    audit_ctx *c = NULL;
+    if (!cJSON_IsObject(cfg)) {
+        snprintf(err, errlen, "config is not a JSON object");
+    } else if (!cJSON_IsString(dir) || dir->valuestring[0] == '\0') {
+        snprintf(err, errlen, "config: dir must be a non-empty string");
+    } else if (cfg_int(cfg, "segment_size", 4194304, 1, &seg) != 0) {
+        snprintf(err, errlen, "config: segment_size must be a size >= 1 byte");
+    } else if (cfg_int(cfg, "fsync_batch", 64, 1, &batch) != 0) {
+        snprintf(err, errlen, "config: fsync_batch must be an integer >= 1");
+    } else if (cfg_int(cfg, "fsync_interval", 200, 0, &interval) != 0) {
+        snprintf(err, errlen, "config: fsync_interval must be a duration >= 0");
+    } else if (!(c = calloc(1, sizeof *c))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+    } else {
+        audit_log_cfg lc = {
+            .dir = dir->valuestring,
+            .segment_size = (uint64_t)seg,
+            .fsync_batch = (uint64_t)batch,
+            .fsync_interval_ms = (int64_t)interval,
+            .host = host,
+            .inst = inst,
+        };
+        c->host = host;
+        c->inst = inst;
+        rc = 0;
+        if (host->counter_register) {
+            rc = host->counter_register(inst, "audit_records", "records appended to the audit log",
+                                        &lc.ctr_records);
+            rc = rc ? rc
+                    : host->counter_register(inst, "audit_fsyncs",
+                                             "fsyncs of audit segments (group commits)",
+                                             &lc.ctr_fsyncs);
+            rc = rc ? rc
+                    : host->counter_register(inst, "audit_segments", "audit segments started",
+                                             &lc.ctr_segments);
+            if (rc != 0)
+                snprintf(err, errlen, "register counters: %s", strerror(-rc));
+        }
+        if (rc == 0)
+            rc = audit_log_open(&lc, &c->log, err, errlen);
+    }
+    cJSON_Delete(cfg);
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    *ctx = c;
+    return 0;
+}
+
+/*
+ * The payload as JSON without whitespace outside strings, NUL-terminated and
+ * malloc'd, or NULL with why in res. Numbers and strings stay byte for byte
+ * (cJSON_Minify), which a parse-and-print round trip would not guarantee.
+ */
+static char *
+audit_minify(const jw_msg *msg, jw_result *res)
+{
+    char *buf = malloc(msg->len + 1);
+    if (!buf) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof res->reason, "out of memory");
+        return NULL;
+    }
+    if (msg->len)
+        memcpy(buf, msg->data, msg->len);
+    buf[msg->len] = '\0';
+    const char *end = NULL;
+    cJSON *doc = NULL;
+    if (strlen(buf) != msg->len) {
+        snprintf(res->reason, sizeof res->reason, "invalid JSON: NUL byte at %zu", strlen(buf));
+    } else if (!(doc = cJSON_ParseWithOpts(buf, &end, 1))) {
+        snprintf(res->reason, sizeof res->reason, "invalid JSON: syntax error at byte %zu",
+                 end && end >= buf ? (size_t)(end - buf) : (size_t)0);
+    } else {
+        cJSON_Delete(doc);
+        cJSON_Minify(buf);
+        /* cJSON accepts raw control characters inside strings; JSON (and one
+         * record a line) does not. */
+        for (const char *p = buf; *p; p++) {
+            if ((unsigned char)*p < 0x20) {
+                snprintf(res->reason, sizeof res->reason,
+                         "invalid JSON: control character 0x%02x in a string", (unsigned)*p);
+                free(buf);
+                res->verdict = JW_REJECT;
+                return NULL;
+            }
+        }
+        return buf;
+    }
+    free(buf);
+    res->verdict = JW_REJECT;
+    return NULL;
+}
+
+static void
+audit_handle(void *ctx, const jw_msg *msg, jw_result *res)
+{
+    audit_ctx *c = ctx;
+    audit_log_enter(c->log);
+    char *data = audit_minify(msg, res);
+    if (!data) {
+        audit_log_leave(c->log);
+        return;
+    }
+    aud_event ev = {
+        .subject = msg->subject,
+        .stream = msg->stream,
+        .seq = msg->stream_seq,
+        .message_id = msg->message_id,
+        .data = data,
+        .datalen = strlen(data),
+    };
+    char err[200];
+    int rc = audit_log_append(c->log, &ev, err, sizeof err);
+    free(data);
+    if (rc == AUDIT_DUPLICATE) {
+        c->host->log(c->inst, msg, JW_LOG_DEBUG, "already in the audit log");
+    } else if (rc < 0) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof res->reason, "%s", err);
+    }
+}
+
+static void
+audit_fini(void *ctx)
+{
+    audit_ctx *c = ctx;
+    audit_log_close(c->log);
+    free(c);
+}
+
+static const jw_plugin audit_plugin = {
+    JW_PLUGIN_STAMP,
+    .name = "audit",
+    .version = "1.0.0",
+    .options = audit_options,
+    .init = audit_init,
+    .handle = audit_handle,
+    .fini = audit_fini,
+};
+
+JW_PLUGIN_DEFINE(audit_plugin)

@@ -1,0 +1,57 @@
+/*
+ * audit_log.h -- the writer of the audit log: appends records to the current
+ * segment, rotates segments by size, group-commits fsyncs, and recognises
+ * events it already holds. The format is audit_format.h's.
+ *
+ * Threads: every function but open/close may be called from any number of
+ * threads at once (handle() runs concurrently); one mutex orders the appends
+ * and a condition variable lets concurrent appenders share one fsync.
+ */
+#ifndef JW_AUDIT_LOG_H
+#define JW_AUDIT_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit_format.h"
+#include "jetway/plugin.h"
+
+/* Settings; copied by audit_log_open. */
+typedef struct audit_log_cfg {
+    const char *dir;
+    uint64_t segment_size;      /* rotate before a record would make a segment larger */
+    uint64_t fsync_batch;       /* a group commit stops waiting at this many records */
+    int64_t fsync_interval_ms;  /* ... or after this long; 0 = never wait */
+    const jw_host *host;        /* for log and counters; may be NULL */
+    jw_instance *inst;
+    uint32_t ctr_records, ctr_fsyncs, ctr_segments; /* counter ids, when host != NULL */
+} audit_log_cfg;
+
+typedef struct audit_log audit_log;
+
+/*
+ * Open dir (created if absent), recover the chain head and the dedup keys of
+ * the current and the previous segment, cut a torn final line (it was never
+ * acknowledged). Refuses a log whose recent records do not check out.
+ * 0 or -errno with a message in err.
+ */
+int audit_log_open(const audit_log_cfg *cfg, audit_log **out, char *err, size_t errlen);
+void audit_log_close(audit_log *l);
+
+/* A handler enters before it prepares its event, so a group commit knows
+ * to wait a moment for it; it then calls exactly one of append/leave. */
+void audit_log_enter(audit_log *l);
+void audit_log_leave(audit_log *l);
+
+enum { AUDIT_APPENDED = 0, AUDIT_DUPLICATE = 1 };
+
+/*
+ * Append ev (ev->ts is set here) unless an event with its stream and
+ * message id is already in the current or the previous segment, and return
+ * once the record is on disk: AUDIT_APPENDED, AUDIT_DUPLICATE (the earlier
+ * record is on disk), or -errno with err set (nothing was appended).
+ * An event without a message id is always appended.
+ */
+int audit_log_append(audit_log *l, aud_event *ev, char *err, size_t errlen);
+
+#endif /* JW_AUDIT_LOG_H */

@@ -1,0 +1,784 @@
+/*
+ * test_audit.c -- the audit log: record format and chain (audit_format.h),
+ * `jetway audit verify` on every kind of corruption (core/audit_chain.c), and
+ * the plugin itself, dlopen'ed from $JETWAY_BUILD/plugins/audit.so and driven
+ * through the ABI with a fake host: appends, invalid JSON, rotation, recovery
+ * after a restart, a torn tail, idempotent redelivery, concurrent handlers.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../plugins/audit/audit_format.h"
+#include "../tools/audit_fakehost.h"
+#include "audit_chain.h"
+
+static const jw_plugin *plugin;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static char *
+tmpdir(void)
+{
+    char *d = strdup("/tmp/jwaudit.XXXXXX");
+    assert_non_null(d);
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void
+rmtree(char *dir)
+{
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+static char *
+seg_path(const char *dir, uint32_t no)
+{
+    char name[AUD_SEG_NAME_MAX];
+    static char path[512];
+    aud_segment_name(no, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void
+spit(const char *path, const char *buf, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    fclose(fp);
+}
+
+/* Offset of the start of line `line` (1-based) in buf. */
+static size_t
+line_off(const char *buf, size_t line)
+{
+    size_t off = 0;
+    for (size_t l = 1; l < line; l++) {
+        const char *nl = strchr(buf + off, '\n');
+        assert_non_null(nl);
+        off = (size_t)(nl - buf) + 1;
+    }
+    return off;
+}
+
+static size_t
+line_len(const char *buf, size_t line)
+{
+    size_t off = line_off(buf, line);
+    const char *nl = strchr(buf + off, '\n');
+    assert_non_null(nl);
+    return (size_t)(nl - (buf + off)) + 1;
+}
+
+static size_t
+count_lines(const char *path)
+{
+    size_t len, n = 0;
+    char *buf = slurp(path, &len);
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    free(buf);
+    return n;
+}
+
+/* Start an instance on dir with the config members in `extra` (",..." or ""). */
+static void *
+start(const char *extra, const char *dir)
+{
+    char cfg[1024], err[256] = "";
+    snprintf(cfg, sizeof cfg, "{\"dir\":\"%s\"%s}", dir, extra);
+    void *ctx = NULL;
+    int rc = plugin->init(fh_host(), (jw_instance *)&fh_state, cfg, &ctx, err, sizeof err);
+    if (rc != 0)
+        fail_msg("init failed: %s", err);
+    return ctx;
+}
+
+#define CFG_DEFAULT ""
+#define CFG_SMALL   ",\"segment_size\":1500,\"fsync_batch\":4,\"fsync_interval\":10"
+
+/* Feed event i (id e<i>) and expect ACK. */
+static void
+feed(void *ctx, unsigned i)
+{
+    char id[32], data[128];
+    snprintf(id, sizeof id, "e%u", i);
+    snprintf(data, sizeof data, "{\"message_id\":\"%s\",\"order_id\":\"o%u\",\"qty\":%u}", id, i, i);
+    jw_msg m = fh_msg("orders.created", "ORDERS", i, id, data);
+    jw_result res;
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+}
+
+static void
+feed_n(void *ctx, unsigned from, unsigned to)
+{
+    for (unsigned i = from; i < to; i++)
+        feed(ctx, i);
+}
+
+static int
+verify(const char *dir, int strict, audit_chain_result *r)
+{
+    return audit_chain_verify(dir, strict, r);
+}
+
+static void
+expect_broken(const char *dir, const char *seg, uint64_t line, const char *error)
+{
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 0, &r), 1);
+    assert_string_equal(r.segment, seg);
+    assert_int_equal(r.line, line);
+    assert_string_equal(r.error, error);
+}
+
+/* A log of 3+ segments written by the plugin. */
+static char *
+three_segments(void)
+{
+    char *dir = tmpdir();
+    void *ctx = start(CFG_SMALL, dir);
+    feed_n(ctx, 1, 19);
+    plugin->fini(ctx);
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_true(r.segments >= 3);
+    assert_int_equal(r.records, 18);
+    return dir;
+}
+
+/* ---- format ------------------------------------------------------------ */
+
+static void
+test_sha256(void **state)
+{
+    (void)state;
+    char hex[65];
+    assert_int_equal(aud_sha256_hex("abc", 3, NULL, 0, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    char split[65];
+    assert_int_equal(aud_sha256_hex("a", 1, "bc", 2, split), 0);
+    assert_string_equal(split, hex);
+}
+
+static void
+test_record_format(void **state)
+{
+    (void)state;
+    aud_buf b = {0};
+    char hash[65];
+    aud_event ev = {.ts = "2024-01-01T00:00:00.000Z",
+                    .subject = "orders.\"x\"\n",
+                    .stream = NULL,
+                    .seq = 42,
+                    .message_id = "m-1",
+                    .data = "{\"p\":1.10}",
+                    .datalen = 10};
+    assert_int_equal(aud_record_build(&b, 7, &ev, AUD_ZERO_HASH, hash), 0);
+    assert_int_equal(b.p[b.len - 1], '\n');
+    assert_null(memchr(b.p, '\n', b.len - 1));
+    aud_rec rec;
+    cJSON *o = NULL;
+    assert_int_equal(aud_line_check(b.p, b.len - 1, &rec, &o), AUD_OK);
+    assert_int_equal(rec.n, 7);
+    assert_string_equal(rec.prev, AUD_ZERO_HASH);
+    assert_string_equal(rec.hash, hash);
+    assert_string_equal(cJSON_GetObjectItem(o, "subject")->valuestring, "orders.\"x\"\n");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "stream")));
+    assert_int_equal(cJSON_GetObjectItem(o, "seq")->valueint, 42);
+    cJSON_Delete(o);
+    /* data is embedded byte for byte */
+    assert_non_null(strstr(b.p, ",\"data\":{\"p\":1.10},\"prev\":"));
+    /* the canonical bytes are the record without its hash member */
+    const char *h = strstr(b.p, ",\"hash\":\"");
+    assert_non_null(h);
+    char want[65];
+    assert_int_equal(aud_sha256_hex(b.p, (size_t)(h - b.p), "}", 1, want), 0);
+    assert_string_equal(want, hash);
+    free(b.p);
+}
+
+static void
+test_line_check_errors(void **state)
+{
+    (void)state;
+    aud_buf b = {0};
+    char hash[65];
+    aud_event ev = {.ts = "t", .subject = "s", .seq = 1, .data = "{}", .datalen = 2};
+    assert_int_equal(aud_record_build(&b, 1, &ev, AUD_ZERO_HASH, hash), 0);
+    size_t len = b.len - 1;
+    aud_rec rec;
+    char *copy = malloc(len);
+    assert_non_null(copy);
+
+    memcpy(copy, b.p, len);
+    copy[strstr(copy, "\"s\"") - copy + 1] = 't'; /* subject s -> t */
+    assert_int_equal(aud_line_check(copy, len, &rec, NULL), AUD_HASH_MISMATCH);
+
+    memcpy(copy, b.p, len);
+    copy[len - 3] = copy[len - 3] == '0' ? '1' : '0'; /* last hex digit of hash */
+    assert_int_equal(aud_line_check(copy, len, &rec, NULL), AUD_HASH_MISMATCH);
+
+    assert_int_equal(aud_line_check(b.p, len - 1, &rec, NULL), AUD_BAD_JSON);
+    assert_int_equal(aud_line_check("{\"a\":1}", 7, &rec, NULL), AUD_BAD_RECORD);
+    assert_int_equal(aud_line_check("", 0, &rec, NULL), AUD_BAD_JSON);
+
+    memcpy(copy, b.p, len);
+    for (char *p = strstr(copy, "\"hash\":\"") + 8; *p != '"'; p++)
+        *p = (char)(*p >= 'a' ? *p - 32 : *p); /* uppercase hex is not the format */
+    assert_int_equal(aud_line_check(copy, len, &rec, NULL), AUD_BAD_RECORD);
+    free(copy);
+    free(b.p);
+}
+
+static void
+test_segment_names(void **state)
+{
+    (void)state;
+    char name[AUD_SEG_NAME_MAX];
+    uint32_t no = 0;
+    aud_segment_name(1, name);
+    assert_string_equal(name, "audit-000001.jsonl");
+    assert_true(aud_segment_parse(name, &no));
+    assert_int_equal(no, 1);
+    aud_segment_name(1234567, name);
+    assert_true(aud_segment_parse(name, &no));
+    assert_int_equal(no, 1234567);
+    assert_false(aud_segment_parse("audit-1.jsonl", &no));
+    assert_false(aud_segment_parse("audit-0000001.jsonl", &no));
+    assert_false(aud_segment_parse("audit-000000.jsonl", &no));
+    assert_false(aud_segment_parse("audit-000001.json", &no));
+    assert_false(aud_segment_parse("audit-000001.jsonl.tmp", &no));
+}
+
+/* ---- the plugin ---------------------------------------------------------- */
+
+static void
+test_append_and_verify(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(CFG_DEFAULT, dir);
+    feed_n(ctx, 1, 21);
+    plugin->fini(ctx);
+    assert_int_equal(fh_counter("audit_records"), 20);
+    assert_int_equal(fh_counter("audit_segments"), 1);
+    assert_true(fh_counter("audit_fsyncs") >= 1);
+    assert_true(fh_counter("audit_fsyncs") <= 20);
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, 20);
+    assert_int_equal(r.segments, 1);
+    /* head is the last record's hash; the first chains to zeros */
+    size_t len;
+    char *buf = slurp(seg_path(dir, 1), &len);
+    assert_non_null(strstr(buf, "\"prev\":\"" AUD_ZERO_HASH "\""));
+    assert_memory_equal(buf + len - 67, r.head, 64);
+    assert_non_null(strstr(buf, "\"n\":20,"));
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_invalid_json_rejected(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"{bad", "", "{\"a\":\"x\ny\"}", "[1,2", "{} {}", "nul"};
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(CFG_DEFAULT, dir);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        jw_msg m = fh_msg("orders.created", "ORDERS", i + 1, "x", bad[i]);
+        jw_result res;
+        assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_REJECT);
+        assert_memory_equal(res.reason, "invalid JSON", 12);
+    }
+    jw_msg m = fh_msg("orders.created", "ORDERS", 9, "y", "{\"a\":1}");
+    m.len = 8; /* includes the NUL */
+    jw_result res;
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_REJECT);
+    assert_memory_equal(res.reason, "invalid JSON", 12);
+    plugin->fini(ctx);
+    assert_int_equal(fh_counter("audit_records"), 0);
+    assert_int_equal(count_lines(seg_path(dir, 1)), 0);
+    rmtree(dir);
+}
+
+static void
+test_data_minified_verbatim(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    void *ctx = start(CFG_DEFAULT, dir);
+    jw_msg m = fh_msg("payments.authorized", NULL, 3, NULL,
+                      " {\n  \"amount\" : 1.10,\t\"big\": 12345678901234567890,\n"
+                      "  \"s\": \"a  b\\n\" }\n");
+    jw_result res;
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+    plugin->fini(ctx);
+    size_t len;
+    char *buf = slurp(seg_path(dir, 1), &len);
+    assert_non_null(
+        strstr(buf, "\"data\":{\"amount\":1.10,\"big\":12345678901234567890,\"s\":\"a  b\\n\"}"));
+    assert_non_null(strstr(buf, "\"stream\":null,\"seq\":3,\"message_id\":null,"));
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_rotation(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(CFG_SMALL, dir);
+    feed_n(ctx, 1, 41);
+    plugin->fini(ctx);
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, 40);
+    assert_true(r.segments >= 3);
+    assert_int_equal(fh_counter("audit_segments"), r.segments);
+    size_t total = 0;
+    for (uint32_t s = 1; s <= r.segments; s++) {
+        struct stat st;
+        assert_int_equal(stat(seg_path(dir, s), &st), 0);
+        assert_true(st.st_size <= 1500);
+        assert_true(st.st_size > 0);
+        total += count_lines(seg_path(dir, s));
+    }
+    assert_int_equal(total, 40);
+    /* the first record of segment 2 chains to the last of segment 1 */
+    size_t l1, l2;
+    char *s1 = slurp(seg_path(dir, 1), &l1), *s2 = slurp(seg_path(dir, 2), &l2);
+    const char *prev2 = strstr(s2, "\"prev\":\"") + 8;
+    assert_memory_equal(prev2, s1 + l1 - 67, 64);
+    free(s1);
+    free(s2);
+    rmtree(dir);
+}
+
+static void
+test_recovery_continues_chain(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    void *ctx = start(CFG_SMALL, dir);
+    feed_n(ctx, 1, 14);
+    plugin->fini(ctx);
+    audit_chain_result before;
+    assert_int_equal(verify(dir, 1, &before), 0);
+    ctx = start(CFG_SMALL, dir);
+    feed_n(ctx, 14, 30);
+    plugin->fini(ctx);
+    ctx = start(CFG_DEFAULT, dir); /* a restart with other settings */
+    feed_n(ctx, 30, 31);
+    plugin->fini(ctx);
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, 30);
+    assert_true(r.segments > before.segments);
+    rmtree(dir);
+}
+
+static void
+test_idempotent_redelivery(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(CFG_SMALL, dir);
+    feed_n(ctx, 1, 6);
+    feed(ctx, 3); /* same instance */
+    assert_int_equal(fh_counter("audit_records"), 5);
+    /* the same id on another stream is another event */
+    jw_msg m = fh_msg("inventory.reserved", "INVENTORY", 1, "e3", "{}");
+    jw_result res;
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+    assert_int_equal(fh_counter("audit_records"), 6);
+    plugin->fini(ctx);
+
+    /* after a restart (the crash between append and ACK) */
+    fh_counters_reset();
+    ctx = start(CFG_SMALL, dir);
+    feed(ctx, 5);
+    feed(ctx, 1);
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+    assert_int_equal(fh_counter("audit_records"), 0);
+    /* still remembered one rotation later (the previous segment) */
+    uint64_t segs = fh_counter("audit_segments");
+    unsigned i = 100;
+    while (fh_counter("audit_segments") == segs)
+        feed(ctx, i++);
+    uint64_t recs = fh_counter("audit_records");
+    feed(ctx, 100);
+    assert_int_equal(fh_counter("audit_records"), recs);
+    plugin->fini(ctx);
+
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, 6 + recs);
+    rmtree(dir);
+}
+
+static void
+test_no_message_id_always_appended(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(CFG_DEFAULT, dir);
+    jw_msg m = fh_msg("orders.created", "ORDERS", 1, NULL, "{}");
+    jw_result res;
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+    assert_int_equal(fh_handle(plugin, ctx, &m, &res), JW_ACK);
+    plugin->fini(ctx);
+    assert_int_equal(fh_counter("audit_records"), 2);
+    rmtree(dir);
+}
+
+static void
+test_torn_tail(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    void *ctx = start(CFG_DEFAULT, dir);
+    feed_n(ctx, 1, 4);
+    plugin->fini(ctx);
+    /* a crash in the middle of appending record 4 */
+    int fd = open(seg_path(dir, 1), O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{\"n\":4,\"ts\":\"20", 15), 15);
+    close(fd);
+
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 0, &r), 0); /* tolerated, and said */
+    assert_int_equal(r.records, 3);
+    assert_string_equal(r.torn_segment, "audit-000001.jsonl");
+    assert_int_equal(r.torn_line, 4);
+    assert_int_equal(verify(dir, 1, &r), 1); /* --strict */
+    assert_string_equal(r.error, "torn final line");
+    assert_int_equal(r.line, 4);
+
+    fh_counters_reset();
+    ctx = start(CFG_DEFAULT, dir); /* cuts it */
+    feed(ctx, 4);
+    plugin->fini(ctx);
+    assert_int_equal(fh_counter("audit_records"), 1);
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, 4);
+    assert_string_equal(r.torn_segment, "");
+    rmtree(dir);
+}
+
+static void
+test_recovery_refuses_corruption(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    void *ctx = start(CFG_DEFAULT, dir);
+    feed_n(ctx, 1, 4);
+    plugin->fini(ctx);
+    size_t len;
+    char *buf = slurp(seg_path(dir, 1), &len);
+    char *q = strstr(buf + line_off(buf, 2), "\"qty\":2");
+    assert_non_null(q);
+    q[6] = '9';
+    spit(seg_path(dir, 1), buf, len);
+    free(buf);
+    char cfg[512], err[256] = "";
+    snprintf(cfg, sizeof cfg, "{\"dir\":\"%s\"}", dir);
+    void *c2 = NULL;
+    assert_true(plugin->init(fh_host(), (jw_instance *)&fh_state, cfg, &c2, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "audit-000001.jsonl:2: hash mismatch"));
+    rmtree(dir);
+}
+
+static void
+test_config_errors(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{}", "{\"dir\":\"\"}", "{\"dir\":\"/tmp/x\",\"segment_size\":0}",
+        "{\"dir\":\"/tmp/x\",\"fsync_batch\":0}", "{\"dir\":\"/tmp/x\",\"fsync_interval\":-1}",
+        "{\"dir\":\"/proc/no/such/dir\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        void *ctx = NULL;
+        assert_true(plugin->init(fh_host(), (jw_instance *)&fh_state, bad[i], &ctx, err,
+                                 sizeof err) < 0);
+        assert_true(err[0] != '\0');
+    }
+}
+
+/* Concurrent handlers share fsyncs and keep one unbroken chain. */
+typedef struct conc_arg {
+    void *ctx;
+    unsigned base;
+    unsigned acked;
+} conc_arg;
+
+static void *
+conc_run(void *p)
+{
+    conc_arg *a = p;
+    for (unsigned i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "c%u", a->base + i);
+        jw_msg m = fh_msg("orders.created", "ORDERS", a->base + i, id, "{\"k\":[1,2,3]}");
+        jw_result res;
+        for (int copy = 0; copy < 1 + (i % 7 == 0); copy++)
+            a->acked += fh_handle(plugin, a->ctx, &m, &res) == JW_ACK;
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_handlers(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    fh_counters_reset();
+    void *ctx = start(",\"segment_size\":8192,\"fsync_batch\":16", dir);
+    enum { T = 8 };
+    pthread_t tid[T];
+    conc_arg args[T];
+    for (unsigned t = 0; t < T; t++) {
+        args[t] = (conc_arg){.ctx = ctx, .base = t * 1000};
+        assert_int_equal(pthread_create(&tid[t], NULL, conc_run, &args[t]), 0);
+    }
+    unsigned acked = 0;
+    for (unsigned t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        acked += args[t].acked;
+    }
+    plugin->fini(ctx);
+    assert_int_equal(acked, T * (100 + 15));
+    assert_int_equal(fh_counter("audit_records"), T * 100);
+    assert_true(fh_counter("audit_fsyncs") <= T * 100);
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    assert_int_equal(r.records, T * 100);
+    assert_int_equal(fh_counter("audit_segments"), r.segments);
+    rmtree(dir);
+}
+
+/* ---- verify: each corruption is found and named ------------------------ */
+
+static void
+test_verify_flip_byte(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    size_t len;
+    char *buf = slurp(seg_path(dir, 2), &len);
+    size_t off = line_off(buf, 2);
+    char *q = strstr(buf + off, "\"order_id\":\"o");
+    assert_non_null(q);
+    q[13] ^= 1; /* one bit of one byte of the event */
+    spit(seg_path(dir, 2), buf, len);
+    expect_broken(dir, "audit-000002.jsonl", 2, "hash mismatch");
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_verify_rehashed_line(void **state)
+{
+    (void)state;
+    /* Change a record and fix up its own hash: the next record's prev breaks. */
+    char *dir = three_segments();
+    size_t len;
+    char *buf = slurp(seg_path(dir, 2), &len);
+    size_t off = line_off(buf, 1), ll = line_len(buf, 1) - 1;
+    char *q = strstr(buf + off, "\"order_id\":\"o");
+    q[13] ^= 1;
+    char *h = buf + off + ll - 66;
+    char hash[65];
+    assert_int_equal(aud_sha256_hex(buf + off, ll - 75, "}", 1, hash), 0);
+    memcpy(h, hash, 64);
+    aud_rec rec;
+    assert_int_equal(aud_line_check(buf + off, ll, &rec, NULL), AUD_OK);
+    spit(seg_path(dir, 2), buf, len);
+    expect_broken(dir, "audit-000002.jsonl", 2, "prev mismatch");
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_verify_delete_line(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    size_t len;
+    char *buf = slurp(seg_path(dir, 2), &len);
+    size_t off = line_off(buf, 2), ll = line_len(buf, 2);
+    memmove(buf + off, buf + off + ll, len - off - ll);
+    spit(seg_path(dir, 2), buf, len - ll);
+    expect_broken(dir, "audit-000002.jsonl", 2, "n not consecutive");
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_verify_reorder(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    size_t len;
+    char *buf = slurp(seg_path(dir, 1), &len);
+    size_t o2 = line_off(buf, 2), l2 = line_len(buf, 2), l3 = line_len(buf, 3);
+    char *out = malloc(len);
+    memcpy(out, buf, o2);
+    memcpy(out + o2, buf + o2 + l2, l3);
+    memcpy(out + o2 + l3, buf + o2, l2);
+    memcpy(out + o2 + l2 + l3, buf + o2 + l2 + l3, len - o2 - l2 - l3);
+    spit(seg_path(dir, 1), out, len);
+    expect_broken(dir, "audit-000001.jsonl", 2, "n not consecutive");
+    free(out);
+    free(buf);
+    rmtree(dir);
+}
+
+static void
+test_verify_truncated_segment(void **state)
+{
+    (void)state;
+    /* Mid-line in a segment that is not the last: always corruption. */
+    char *dir = three_segments();
+    size_t n2 = count_lines(seg_path(dir, 2));
+    struct stat st;
+    assert_int_equal(stat(seg_path(dir, 2), &st), 0);
+    assert_int_equal(truncate(seg_path(dir, 2), st.st_size - 30), 0);
+    expect_broken(dir, "audit-000002.jsonl", n2, "torn line");
+    rmtree(dir);
+}
+
+static void
+test_verify_truncated_last_segment(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    audit_chain_result r;
+    assert_int_equal(verify(dir, 1, &r), 0);
+    uint32_t last = r.segments;
+    size_t nl = count_lines(seg_path(dir, last));
+    struct stat st;
+    assert_int_equal(stat(seg_path(dir, last), &st), 0);
+    assert_int_equal(truncate(seg_path(dir, last), st.st_size - 30), 0);
+    assert_int_equal(verify(dir, 0, &r), 0);
+    assert_int_equal(r.records, 18 - 1);
+    assert_int_equal(r.torn_line, nl);
+    assert_int_equal(verify(dir, 1, &r), 1);
+    assert_int_equal(r.line, nl);
+    assert_string_equal(r.error, "torn final line");
+    rmtree(dir);
+}
+
+static void
+test_verify_missing_segment(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    assert_int_equal(unlink(seg_path(dir, 2)), 0);
+    expect_broken(dir, "audit-000002.jsonl", 0, "missing segment");
+    assert_int_equal(unlink(seg_path(dir, 1)), 0);
+    expect_broken(dir, "audit-000001.jsonl", 0, "missing segment");
+    rmtree(dir);
+}
+
+static void
+test_verify_bad_json_and_empty_segment(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    size_t len;
+    char *buf = slurp(seg_path(dir, 3), &len);
+    size_t off = line_off(buf, 1);
+    buf[off] = '['; /* no longer an object */
+    spit(seg_path(dir, 3), buf, len);
+    expect_broken(dir, "audit-000003.jsonl", 1, "bad JSON");
+    free(buf);
+    assert_int_equal(truncate(seg_path(dir, 2), 0), 0);
+    expect_broken(dir, "audit-000002.jsonl", 0, "empty segment");
+    rmtree(dir);
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    const char *build = getenv("JETWAY_BUILD");
+    char so[1024];
+    snprintf(so, sizeof so, "%s/plugins/audit.so", build && *build ? build : "build");
+    fh_state.quiet = 1;
+    plugin = fh_load(so);
+    return plugin ? 0 : -1;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_record_format),
+        cmocka_unit_test(test_line_check_errors),
+        cmocka_unit_test(test_segment_names),
+        cmocka_unit_test(test_append_and_verify),
+        cmocka_unit_test(test_invalid_json_rejected),
+        cmocka_unit_test(test_data_minified_verbatim),
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_recovery_continues_chain),
+        cmocka_unit_test(test_idempotent_redelivery),
+        cmocka_unit_test(test_no_message_id_always_appended),
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_recovery_refuses_corruption),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_concurrent_handlers),
+        cmocka_unit_test(test_verify_flip_byte),
+        cmocka_unit_test(test_verify_rehashed_line),
+        cmocka_unit_test(test_verify_delete_line),
+        cmocka_unit_test(test_verify_reorder),
+        cmocka_unit_test(test_verify_truncated_segment),
+        cmocka_unit_test(test_verify_truncated_last_segment),
+        cmocka_unit_test(test_verify_missing_segment),
+        cmocka_unit_test(test_verify_bad_json_and_empty_segment),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
