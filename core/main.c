@@ -31,16 +31,6 @@ static const command commands[] = {
     {"version", cmd_version, "print versions of jetway, its plugin ABI and libraries"},
 };
 
-int
-cmd_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void
 usage(FILE *fp)
 {
