@@ -51,8 +51,8 @@ cfg_int(const cJSON *cfg, const char *key, double def, double min, double *out)
 }
 
 static int
-audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx,
-           char *err, size_t errlen)
+audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
+           size_t errlen)
 {
     cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(cfg, "dir");
@@ -192,13 +192,8 @@ audit_fini(void *ctx)
 }
 
 static const jw_plugin audit_plugin = {
-    JW_PLUGIN_STAMP,
-    .name = "audit",
-    .version = "1.0.0",
-    .options = audit_options,
-    .init = audit_init,
-    .handle = audit_handle,
-    .fini = audit_fini,
+    JW_PLUGIN_STAMP,    .name = "audit",        .version = "1.0.0", .options = audit_options,
+    .init = audit_init, .handle = audit_handle, .fini = audit_fini,
 };
 
 JW_PLUGIN_DEFINE(audit_plugin)
