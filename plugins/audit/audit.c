@@ -5,7 +5,10 @@
  * audit_format.h); `jetway audit verify DIR` checks it.
  *
  * handle() ACKs only once the event's record is on disk, ACKs a redelivered
- * event that the log already holds without writing it again, REJECTs a
+ * event that the log already holds without writing it again (same stream and
+ * message id within the current and the previous segment, which covers a
+ * crash between append and ACK; the host's Redis dedup covers older ones;
+ * an event without a message id is always logged), REJECTs a
  * payload that is not JSON (the host dead-letters it), and asks for a RETRY
  * when the disk fails.
  */
