@@ -15,8 +15,8 @@
  *
  * n counts records over the whole log from 1. ts is when the record was
  * appended (UTC, milliseconds). subject, stream, seq and message_id are the
- * message's; stream and message_id may be null. data is the event's JSON with the whitespace outside strings removed
- * (numbers and strings are kept byte for byte). The canonical bytes of a
+ * message's; stream and message_id may be null. data is the event's JSON with the whitespace
+ * outside strings removed (numbers and strings are kept byte for byte). The canonical bytes of a
  * record are the line without its hash member: the text before `,"hash":"`
  * followed by `}`, itself the JSON object of the record without "hash".
  * hash = lowercase hex SHA-256 of the canonical bytes; prev = hash of the
