@@ -26,8 +26,7 @@ broken(audit_chain_result *r, const char *seg, uint64_t line, const char *what)
 
 /* 0 when the segment checks out, 1 broken, -1 unreadable. */
 static int
-verify_segment(const char *dir, uint32_t no, int last, int strict, chain *c,
-               audit_chain_result *r)
+verify_segment(const char *dir, uint32_t no, int last, int strict, chain *c, audit_chain_result *r)
 {
     char name[AUD_SEG_NAME_MAX], path[4096];
     aud_segment_name(no, name);

@@ -18,12 +18,12 @@
 
 /* Filled by audit_chain_verify; the caller's. */
 typedef struct audit_chain_result {
-    uint64_t records;   /* intact records before the first break (all, when ok) */
-    uint32_t segments;  /* segments checked */
-    char head[65];      /* hash of the last intact record (64 zeros: none) */
-    char segment[40];   /* broken: the segment file's name */
-    uint64_t line;      /* broken: 1-based line in it, 0 = the file as a whole */
-    char error[160];    /* broken: "hash mismatch", "prev mismatch", ... */
+    uint64_t records;      /* intact records before the first break (all, when ok) */
+    uint32_t segments;     /* segments checked */
+    char head[65];         /* hash of the last intact record (64 zeros: none) */
+    char segment[40];      /* broken: the segment file's name */
+    uint64_t line;         /* broken: 1-based line in it, 0 = the file as a whole */
+    char error[160];       /* broken: "hash mismatch", "prev mismatch", ... */
     char torn_segment[40]; /* a tolerated torn final line, or "" */
     uint64_t torn_line;
 } audit_chain_result;

@@ -13,19 +13,18 @@
 static void
 audit_usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: jetway audit verify DIR [--json] [--strict]\n\n"
-            "Check the audit log in DIR (the audit plugin's `dir`): every segment from\n"
-            "audit-000001.jsonl on is present, every record's hash matches its bytes, its\n"
-            "prev is the hash of the record before, and record numbers are consecutive.\n\n"
-            "  --json    print the result as one JSON object\n"
-            "  --strict  also fail on a torn final line of the last segment (by default\n"
-            "            it is reported but accepted: a crash mid-append leaves it, that\n"
-            "            record was never acknowledged, and the plugin cuts it on restart)\n\n"
-            "Prints \"ok: N records in S segments, head HASH\" and exits 0, or names the\n"
-            "first break, \"broken: SEGMENT:LINE: REASON\", and exits 1. Keep the head\n"
-            "hash elsewhere: the chain proves that nothing before it changed, not that no\n"
-            "records were cut from the end.\n");
+    fprintf(fp, "usage: jetway audit verify DIR [--json] [--strict]\n\n"
+                "Check the audit log in DIR (the audit plugin's `dir`): every segment from\n"
+                "audit-000001.jsonl on is present, every record's hash matches its bytes, its\n"
+                "prev is the hash of the record before, and record numbers are consecutive.\n\n"
+                "  --json    print the result as one JSON object\n"
+                "  --strict  also fail on a torn final line of the last segment (by default\n"
+                "            it is reported but accepted: a crash mid-append leaves it, that\n"
+                "            record was never acknowledged, and the plugin cuts it on restart)\n\n"
+                "Prints \"ok: N records in S segments, head HASH\" and exits 0, or names the\n"
+                "first break, \"broken: SEGMENT:LINE: REASON\", and exits 1. Keep the head\n"
+                "hash elsewhere: the chain proves that nothing before it changed, not that no\n"
+                "records were cut from the end.\n");
 }
 
 static void

@@ -5,7 +5,10 @@
  * audit_format.h); `jetway audit verify DIR` checks it.
  *
  * handle() ACKs only once the event's record is on disk, ACKs a redelivered
- * event that the log already holds without writing it again, REJECTs a
+ * event that the log already holds without writing it again (same stream and
+ * message id within the current and the previous segment, which covers a
+ * crash between append and ACK; the host's Redis dedup covers older ones;
+ * an event without a message id is always logged), REJECTs a
  * payload that is not JSON (the host dead-letters it), and asks for a RETRY
  * when the disk fails.
  */
@@ -51,8 +54,8 @@ cfg_int(const cJSON *cfg, const char *key, double def, double min, double *out)
 }
 
 static int
-audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx,
-           char *err, size_t errlen)
+audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
+           size_t errlen)
 {
     cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(cfg, "dir");
@@ -192,13 +195,8 @@ audit_fini(void *ctx)
 }
 
 static const jw_plugin audit_plugin = {
-    JW_PLUGIN_STAMP,
-    .name = "audit",
-    .version = "1.0.0",
-    .options = audit_options,
-    .init = audit_init,
-    .handle = audit_handle,
-    .fini = audit_fini,
+    JW_PLUGIN_STAMP,    .name = "audit",        .version = "1.0.0", .options = audit_options,
+    .init = audit_init, .handle = audit_handle, .fini = audit_fini,
 };
 
 JW_PLUGIN_DEFINE(audit_plugin)

@@ -13,9 +13,10 @@
  *    "stream":"ORDERS","seq":42,"message_id":"o-1","data":{...},
  *    "prev":"<64 hex>","hash":"<64 hex>"}\n
  *
- * n counts records over the whole log from 1. stream and message_id may be
- * null. data is the event's JSON with the whitespace outside strings removed
- * (numbers and strings are kept byte for byte). The canonical bytes of a
+ * n counts records over the whole log from 1. ts is when the record was
+ * appended (UTC, milliseconds). subject, stream, seq and message_id are the
+ * message's; stream and message_id may be null. data is the event's JSON with the whitespace
+ * outside strings removed (numbers and strings are kept byte for byte). The canonical bytes of a
  * record are the line without its hash member: the text before `,"hash":"`
  * followed by `}`, itself the JSON object of the record without "hash".
  * hash = lowercase hex SHA-256 of the canonical bytes; prev = hash of the
@@ -39,8 +40,8 @@
 #define AUD_HEX_LEN   64
 #define AUD_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* `,"prev":"` 64 `"` `,"hash":"` 64 `"}` */
-#define AUD_TAIL_LEN  149
-#define AUD_HASH_OFF  74 /* offset of `,"hash":"` inside the tail */
+#define AUD_TAIL_LEN     149
+#define AUD_HASH_OFF     74 /* offset of `,"hash":"` inside the tail */
 #define AUD_SEG_NAME_MAX 32
 
 /* A growable byte buffer; owned by whoever declared it, one thread at a time. */
@@ -128,8 +129,7 @@ aud_sha256_hex(const void *a, size_t alen, const void *b, size_t blen, char out[
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, a, alen) == 1 &&
-             (!b || EVP_DigestUpdate(ctx, b, blen) == 1) &&
+             EVP_DigestUpdate(ctx, a, alen) == 1 && (!b || EVP_DigestUpdate(ctx, b, blen) == 1) &&
              EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == sizeof md;
     EVP_MD_CTX_free(ctx);
     if (!ok)
@@ -146,7 +146,7 @@ aud_sha256_hex(const void *a, size_t alen, const void *b, size_t blen, char out[
 typedef struct aud_event {
     const char *ts;
     const char *subject;
-    const char *stream;     /* or NULL */
+    const char *stream; /* or NULL */
     uint64_t seq;
     const char *message_id; /* or NULL */
     const char *data;
@@ -245,8 +245,8 @@ aud_line_check(const char *line, size_t len, aud_rec *rec, cJSON **obj)
     char *numend = NULL;
     if (len < AUD_TAIL_LEN + 8 || memcmp(line, "{\"n\":", 5) != 0 || line[5] < '1' ||
         line[5] > '9' || memcmp(t, ",\"prev\":\"", 9) != 0 || !aud_is_hex64(t + 9) ||
-        t[73] != '"' || memcmp(t + AUD_HASH_OFF, ",\"hash\":\"", 9) != 0 ||
-        !aud_is_hex64(t + 83) || memcmp(t + 147, "\"}", 2) != 0) {
+        t[73] != '"' || memcmp(t + AUD_HASH_OFF, ",\"hash\":\"", 9) != 0 || !aud_is_hex64(t + 83) ||
+        memcmp(t + 147, "\"}", 2) != 0) {
         cJSON_Delete(o);
         return AUD_BAD_RECORD;
     }

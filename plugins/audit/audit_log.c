@@ -43,21 +43,20 @@ struct audit_log {
     int fd;                 /* current segment, O_APPEND */
     uint32_t seg_no;
     uint64_t seg_size;
-    uint64_t next_n;                /* n of the next record */
-    char head[AUD_HEX_LEN + 1];     /* hash of record next_n - 1 */
-    int chain_known;                /* recovery: next_n/head are known */
-    uint64_t written_n, synced_n;   /* last record written / known on disk */
-    unsigned pending;               /* handlers entered, not yet appended */
-    int leader;                     /* someone is gathering a batch */
-    int syncing;                    /* the leader is in fdatasync(fd) */
+    uint64_t next_n;              /* n of the next record */
+    char head[AUD_HEX_LEN + 1];   /* hash of record next_n - 1 */
+    int chain_known;              /* recovery: next_n/head are known */
+    uint64_t written_n, synced_n; /* last record written / known on disk */
+    unsigned pending;             /* handlers entered, not yet appended */
+    int leader;                   /* someone is gathering a batch */
+    int syncing;                  /* the leader is in fdatasync(fd) */
     int failed;
     char failmsg[160];
     audit_ids *ids_cur, *ids_prev; /* keys of the current / previous segment */
     aud_buf buf;                   /* the record being appended */
 };
 
-static void
-log_msg(const audit_log *l, jw_log_level level, const char *fmt, ...) JW_PRINTF(3, 4);
+static void log_msg(const audit_log *l, jw_log_level level, const char *fmt, ...) JW_PRINTF(3, 4);
 
 static void
 log_msg(const audit_log *l, jw_log_level level, const char *fmt, ...)
@@ -187,8 +186,8 @@ log_scan(audit_log *l, uint32_t no, audit_ids *ids, int last, char *err, size_t 
                                                                              : NULL;
         if (bad) {
             cJSON_Delete(obj);
-            snprintf(err, errlen, "%s/%s:%" PRIu64 ": %s (run jetway audit verify)", l->dir,
-                     name, lineno, bad);
+            snprintf(err, errlen, "%s/%s:%" PRIu64 ": %s (run jetway audit verify)", l->dir, name,
+                     lineno, bad);
             rc = -EILSEQ;
             break;
         }
@@ -217,8 +216,8 @@ log_scan(audit_log *l, uint32_t no, audit_ids *ids, int last, char *err, size_t 
             rc = -errno;
             snprintf(err, errlen, "cut torn line of %s/%s: %s", l->dir, name, strerror(errno));
         } else {
-            log_msg(l, JW_LOG_WARN, "cut the torn final line %" PRIu64 " of %s/%s", lineno,
-                    l->dir, name);
+            log_msg(l, JW_LOG_WARN, "cut the torn final line %" PRIu64 " of %s/%s", lineno, l->dir,
+                    name);
         }
         if (wfd >= 0)
             close(wfd);
@@ -274,8 +273,7 @@ log_recover(audit_log *l, char *err, size_t errlen)
         if (l->seg_no != 1) {
             char name[AUD_SEG_NAME_MAX];
             aud_segment_name(l->seg_no - 1, name);
-            snprintf(err, errlen, "%s/%s: missing segment (run jetway audit verify)", l->dir,
-                     name);
+            snprintf(err, errlen, "%s/%s: missing segment (run jetway audit verify)", l->dir, name);
             return -EILSEQ;
         }
         l->chain_known = 1;

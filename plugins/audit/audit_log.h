@@ -19,10 +19,10 @@
 /* Settings; copied by audit_log_open. */
 typedef struct audit_log_cfg {
     const char *dir;
-    uint64_t segment_size;      /* rotate before a record would make a segment larger */
-    uint64_t fsync_batch;       /* a group commit stops waiting at this many records */
-    int64_t fsync_interval_ms;  /* ... or after this long; 0 = never wait */
-    const jw_host *host;        /* for log and counters; may be NULL */
+    uint64_t segment_size;     /* rotate before a record would make a segment larger */
+    uint64_t fsync_batch;      /* a group commit stops waiting at this many records */
+    int64_t fsync_interval_ms; /* ... or after this long; 0 = never wait */
+    const jw_host *host;       /* for log and counters; may be NULL */
     jw_instance *inst;
     uint32_t ctr_records, ctr_fsyncs, ctr_segments; /* counter ids, when host != NULL */
 } audit_log_cfg;
