@@ -131,7 +131,7 @@ deps:
 	@scripts/deps
 
 unit: $(UNIT_BINS) $(TPLUGIN_SOS) $(PLUGIN_SOS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) timeout 300 $$t; done
 
 integration: all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh
