@@ -160,11 +160,14 @@ fetcher_nap(consumer_rt *c, int ms)
 }
 
 /*
- * Pull up to n messages. cnats 3.4.1's Fetch keeps a waiting pull request
- * open until the whole batch has arrived or it expires, which at low rates
- * would hold the first message for the full wait. So: ask with no_wait for
- * whatever is there; when nothing is, wait for a single message, and let
- * the next round pick up the rest at once.
+ * Pull up to n messages with one pull request: no_wait with an expiry. On
+ * nats-server 2.9 that request waits up to the expiry for the first message
+ * when none is pending, and then returns as soon as the stream has nothing
+ * more (end of stream), instead of holding the first message until the
+ * whole batch has arrived as a plain waiting request does (and cnats
+ * 3.4.1's simple Fetch would). So a busy consumer gets full batches and an
+ * idle one sees its first message at once; a stop is noticed within the
+ * expiry.
  */
 static natsStatus
 fetcher_pull(consumer_rt *c, natsMsgList *list, int n)
@@ -173,14 +176,6 @@ fetcher_pull(consumer_rt *c, natsMsgList *list, int n)
     jsFetchRequest_Init(&req);
     req.Batch = n;
     req.NoWait = true;
-    req.Expires = (int64_t)5000 * 1000000;
-    natsStatus s = natsSubscription_FetchRequest(list, c->sub, &req);
-    if (s == NATS_OK)
-        return s;
-    if (s != NATS_NOT_FOUND && s != NATS_TIMEOUT)
-        return s;
-    jsFetchRequest_Init(&req);
-    req.Batch = 1;
     req.Expires = (int64_t)FETCH_WAIT_MS * 1000000;
     return natsSubscription_FetchRequest(list, c->sub, &req);
 }
