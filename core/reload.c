@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consumer.h"
 #include "gen.h"
@@ -26,10 +27,35 @@ typedef struct reload_ev {
     cfg_errors errs;
 } reload_ev;
 
+/* CLOCK_REALTIME ns at which the running (or last) reload began; written
+ * to the status file so `jetway reload` can tell an outcome that started
+ * after its SIGHUP from one that was already under way. Loop thread. */
+static int64_t reload_started_ns;
+
+static int64_t
+realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+status_path(const rt *r, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s.reload", r->pid_file);
+}
+
 void
 reload_init(rt *r)
 {
-    (void)r;
+    /* A status left by an earlier process would have a seq this one only
+     * reaches later: `jetway reload` could mistake the two. */
+    if (r->pid_file) {
+        char path[4096];
+        status_path(r, path, sizeof(path));
+        unlink(path);
+    }
 }
 
 void
@@ -74,6 +100,7 @@ reload_request(rt *r)
     }
     log_info("reload: reading %s", r->config_path);
     r->reloading = 1;
+    reload_started_ns = realtime_ns();
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -92,16 +119,18 @@ write_status(rt *r, int ok, const char *digest, const char *error)
     if (!r->pid_file)
         return;
     char path[4096], tmp[4100];
-    snprintf(path, sizeof(path), "%s.reload", r->pid_file);
+    status_path(r, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
         log_warn("reload: cannot write %s: %s", tmp, strerror(errno));
         return;
     }
-    fprintf(f, "{\"seq\":%llu,\"ok\":%s,\"digest\":\"%s\",\"ts\":%lld,\"error\":\"",
+    fprintf(f,
+            "{\"seq\":%llu,\"ok\":%s,\"digest\":\"%s\",\"ts\":%lld,\"started_ns\":%lld,"
+            "\"error\":\"",
             (unsigned long long)r->reload_seq, ok ? "true" : "false", digest ? digest : "",
-            (long long)time(NULL));
+            (long long)time(NULL), (long long)reload_started_ns);
     for (const char *p = error ? error : ""; *p; p++) {
         if (*p == '"' || *p == '\\')
             fputc('\\', f);
