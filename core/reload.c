@@ -64,6 +64,46 @@ reload_close(rt *r)
     (void)r;
 }
 
+/* Collects provisioning refusals and errors as located reload errors. */
+typedef struct prov_collect {
+    const jw_config *cfg;
+    cfg_errors *errs;
+} prov_collect;
+
+static const cfg_loc *
+prov_object_loc(const jw_config *cfg, const char *object)
+{
+    char name[256];
+    for (size_t i = 0; i < cfg->nconsumers; i++) {
+        snprintf(name, sizeof(name), "consumer %s/%s", cfg->consumers[i].stream,
+                 cfg->consumers[i].name);
+        if (strcmp(name, object) == 0)
+            return &cfg->consumers[i].loc;
+    }
+    for (size_t i = 0; i < cfg->nstreams; i++) {
+        snprintf(name, sizeof(name), "stream %s", cfg->streams[i].name);
+        if (strcmp(name, object) == 0)
+            return &cfg->streams[i].loc;
+    }
+    return NULL;
+}
+
+static void
+prov_collect_report(const prov_result *res, void *ud)
+{
+    prov_collect *pc = ud;
+    if (res->outcome != PROV_REFUSED && res->outcome != PROV_ERROR)
+        return;
+    char line[1024];
+    prov_result_format(res, line, sizeof(line));
+    const cfg_loc *loc = prov_object_loc(pc->cfg, res->object);
+    if (loc)
+        cfg_errors_add(pc->errs, "%s:%d:%d: provisioning: %s", pc->cfg->path, loc->line,
+                       loc->column, line);
+    else
+        cfg_errors_add(pc->errs, "%s: provisioning: %s", pc->cfg->path, line);
+}
+
 static void *
 reload_main(void *arg)
 {
@@ -76,8 +116,14 @@ reload_main(void *arg)
     jw_config *cfg = NULL;
     if (config_load(r->config_path, &cfg, &ev->errs) == 0) {
         char err[1024];
-        if (provision_apply(r->js, cfg, 0, err, sizeof(err)) != 0) {
-            cfg_errors_add(&ev->errs, "%s: provisioning refused: %s", cfg->path, err);
+        prov_collect pc = {.cfg = cfg, .errs = &ev->errs};
+        /* A dry run first: a refused change must fail the reload before
+         * anything else of the new config (new consumers, stream updates)
+         * is applied to the server. */
+        if (provision_apply_ex(r->js, cfg, 1, prov_collect_report, &pc, err, sizeof(err)) != 0 ||
+            provision_apply_ex(r->js, cfg, 0, prov_collect_report, &pc, err, sizeof(err)) != 0) {
+            if (ev->errs.n == 0)
+                cfg_errors_add(&ev->errs, "%s: provisioning failed: %s", cfg->path, err);
             config_free(cfg);
         } else {
             /* r->cur cannot change while a reload runs: only the loop swaps
