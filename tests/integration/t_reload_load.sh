@@ -69,8 +69,8 @@ YAML
 # swap_file SO: replace rec_b.so's bytes (atomically, same name).
 swap_file()
 {
-    install -m 0644 "$1" "$T/plugins/.rec_b.tmp"
-    mv -f "$T/plugins/.rec_b.tmp" "$T/plugins/rec_b.so"
+    install -m 0644 "$1" "$T/plugins/.rec_b.tmp" && mv -f "$T/plugins/.rec_b.tmp" "$T/plugins/rec_b.so" ||
+        fail "cannot replace rec_b.so with $1"
 }
 
 stream_has()
