@@ -18,6 +18,7 @@
 #include "provision.h"
 #include "rds.h"
 #include "service.h"
+#include "settle.h"
 
 void rt_run_task(rt *r, void (*fn)(void *), void *arg);
 
@@ -215,6 +216,29 @@ list_add(char *buf, size_t n, const char *name)
     snprintf(buf + l, n - l, "%s%s", l ? "," : "", name);
 }
 
+/*
+ * A removed consumer finishes only the messages its handlers have started.
+ * The ones still waiting for a worker are given back now (released and
+ * NAKed without delay) so whoever else consumes the durable gets them at
+ * once instead of after this host worked through its backlog; the claims
+ * still on their way back from Redis are given back in claim_cb.
+ */
+static void
+abandon_waiting(rt *r, consumer_rt *c)
+{
+    pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
+    int n = 0;
+    while (it) {
+        pool_item *next = it->next;
+        settle_abandon((job *)((char *)it - offsetof(job, item)));
+        it = next;
+        n++;
+    }
+    if (n)
+        log_info("reload: consumer %s removed; %d waiting message%s given back for redelivery",
+                 c->name, n, n == 1 ? "" : "s");
+}
+
 static void
 apply(rt *r, gen *g)
 {
@@ -247,6 +271,7 @@ apply(rt *r, gen *g)
         pthread_mutex_unlock(&c->mu);
         c->removed = 1;
         consumer_stop(c);
+        abandon_waiting(r, c);
         list_add(removed, sizeof(removed), c->name);
     }
     for (size_t i = 0; i < cfg->nservices; i++) {
