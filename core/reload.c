@@ -334,14 +334,17 @@ reload_on_event(rt *r, mpsc_node *node)
                 snprintf(first, sizeof(first), "%s", ev->errs.v[i].text);
         }
         if (ev->g) {
+            /* Built, but a drain began meanwhile: never swap it in. */
             gen_unref(r, ev->g, 1);
             snprintf(first, sizeof(first), "draining");
+            log_warn("reload: shutting down; the new configuration is dropped");
+        } else {
+            log_error("reload: failed (%zu error%s); the running configuration is unchanged",
+                      ev->errs.n, ev->errs.n == 1 ? "" : "s");
         }
         atomic_fetch_add(&stats.reloads_failed, 1);
         atomic_store(&stats.last_reload_ok, 0);
         atomic_store(&stats.last_reload_ts, (int_fast64_t)time(NULL));
-        log_error("reload: failed (%zu error%s); the running configuration is unchanged",
-                  ev->errs.n, ev->errs.n == 1 ? "" : "s");
         write_status(r, 0, r->cur ? r->cur->cfg->digest : "", first);
     } else {
         apply(r, ev->g);
