@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consumer.h"
 #include "gen.h"
@@ -17,6 +18,7 @@
 #include "provision.h"
 #include "rds.h"
 #include "service.h"
+#include "settle.h"
 
 void rt_run_task(rt *r, void (*fn)(void *), void *arg);
 
@@ -26,16 +28,81 @@ typedef struct reload_ev {
     cfg_errors errs;
 } reload_ev;
 
+/* CLOCK_REALTIME ns at which the running (or last) reload began; written
+ * to the status file so `jetway reload` can tell an outcome that started
+ * after its SIGHUP from one that was already under way. Loop thread. */
+static int64_t reload_started_ns;
+
+static int64_t
+realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+status_path(const rt *r, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s.reload", r->pid_file);
+}
+
 void
 reload_init(rt *r)
 {
-    (void)r;
+    /* A status left by an earlier process would have a seq this one only
+     * reaches later: `jetway reload` could mistake the two. */
+    if (r->pid_file) {
+        char path[4096];
+        status_path(r, path, sizeof(path));
+        unlink(path);
+    }
 }
 
 void
 reload_close(rt *r)
 {
     (void)r;
+}
+
+/* Collects provisioning refusals and errors as located reload errors. */
+typedef struct prov_collect {
+    const jw_config *cfg;
+    cfg_errors *errs;
+} prov_collect;
+
+static const cfg_loc *
+prov_object_loc(const jw_config *cfg, const char *object)
+{
+    char name[256];
+    for (size_t i = 0; i < cfg->nconsumers; i++) {
+        snprintf(name, sizeof(name), "consumer %s/%s", cfg->consumers[i].stream,
+                 cfg->consumers[i].name);
+        if (strcmp(name, object) == 0)
+            return &cfg->consumers[i].loc;
+    }
+    for (size_t i = 0; i < cfg->nstreams; i++) {
+        snprintf(name, sizeof(name), "stream %s", cfg->streams[i].name);
+        if (strcmp(name, object) == 0)
+            return &cfg->streams[i].loc;
+    }
+    return NULL;
+}
+
+static void
+prov_collect_report(const prov_result *res, void *ud)
+{
+    prov_collect *pc = ud;
+    if (res->outcome != PROV_REFUSED && res->outcome != PROV_ERROR)
+        return;
+    char line[1024];
+    prov_result_format(res, line, sizeof(line));
+    const cfg_loc *loc = prov_object_loc(pc->cfg, res->object);
+    if (loc)
+        cfg_errors_add(pc->errs, "%s:%d:%d: provisioning: %s", pc->cfg->path, loc->line,
+                       loc->column, line);
+    else
+        cfg_errors_add(pc->errs, "%s: provisioning: %s", pc->cfg->path, line);
 }
 
 static void *
@@ -50,8 +117,14 @@ reload_main(void *arg)
     jw_config *cfg = NULL;
     if (config_load(r->config_path, &cfg, &ev->errs) == 0) {
         char err[1024];
-        if (provision_apply(r->js, cfg, 0, err, sizeof(err)) != 0) {
-            cfg_errors_add(&ev->errs, "%s: provisioning refused: %s", cfg->path, err);
+        prov_collect pc = {.cfg = cfg, .errs = &ev->errs};
+        /* A dry run first: a refused change must fail the reload before
+         * anything else of the new config (new consumers, stream updates)
+         * is applied to the server. */
+        if (provision_apply_ex(r->js, cfg, 1, prov_collect_report, &pc, err, sizeof(err)) != 0 ||
+            provision_apply_ex(r->js, cfg, 0, prov_collect_report, &pc, err, sizeof(err)) != 0) {
+            if (ev->errs.n == 0)
+                cfg_errors_add(&ev->errs, "%s: provisioning failed: %s", cfg->path, err);
             config_free(cfg);
         } else {
             /* r->cur cannot change while a reload runs: only the loop swaps
@@ -74,6 +147,7 @@ reload_request(rt *r)
     }
     log_info("reload: reading %s", r->config_path);
     r->reloading = 1;
+    reload_started_ns = realtime_ns();
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -92,16 +166,18 @@ write_status(rt *r, int ok, const char *digest, const char *error)
     if (!r->pid_file)
         return;
     char path[4096], tmp[4100];
-    snprintf(path, sizeof(path), "%s.reload", r->pid_file);
+    status_path(r, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
         log_warn("reload: cannot write %s: %s", tmp, strerror(errno));
         return;
     }
-    fprintf(f, "{\"seq\":%llu,\"ok\":%s,\"digest\":\"%s\",\"ts\":%lld,\"error\":\"",
+    fprintf(f,
+            "{\"seq\":%llu,\"ok\":%s,\"digest\":\"%s\",\"ts\":%lld,\"started_ns\":%lld,"
+            "\"error\":\"",
             (unsigned long long)r->reload_seq, ok ? "true" : "false", digest ? digest : "",
-            (long long)time(NULL));
+            (long long)time(NULL), (long long)reload_started_ns);
     for (const char *p = error ? error : ""; *p; p++) {
         if (*p == '"' || *p == '\\')
             fputc('\\', f);
@@ -140,6 +216,29 @@ list_add(char *buf, size_t n, const char *name)
     snprintf(buf + l, n - l, "%s%s", l ? "," : "", name);
 }
 
+/*
+ * A removed consumer finishes only the messages its handlers have started.
+ * The ones still waiting for a worker are given back now (released and
+ * NAKed without delay) so whoever else consumes the durable gets them at
+ * once instead of after this host worked through its backlog; the claims
+ * still on their way back from Redis are given back in claim_cb.
+ */
+static void
+abandon_waiting(rt *r, consumer_rt *c)
+{
+    pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
+    int n = 0;
+    while (it) {
+        pool_item *next = it->next;
+        settle_abandon((job *)((char *)it - offsetof(job, item)));
+        it = next;
+        n++;
+    }
+    if (n)
+        log_info("reload: consumer %s removed; %d waiting message%s given back for redelivery",
+                 c->name, n, n == 1 ? "" : "s");
+}
+
 static void
 apply(rt *r, gen *g)
 {
@@ -172,6 +271,7 @@ apply(rt *r, gen *g)
         pthread_mutex_unlock(&c->mu);
         c->removed = 1;
         consumer_stop(c);
+        abandon_waiting(r, c);
         list_add(removed, sizeof(removed), c->name);
     }
     for (size_t i = 0; i < cfg->nservices; i++) {
@@ -234,14 +334,17 @@ reload_on_event(rt *r, mpsc_node *node)
                 snprintf(first, sizeof(first), "%s", ev->errs.v[i].text);
         }
         if (ev->g) {
+            /* Built, but a drain began meanwhile: never swap it in. */
             gen_unref(r, ev->g, 1);
             snprintf(first, sizeof(first), "draining");
+            log_warn("reload: shutting down; the new configuration is dropped");
+        } else {
+            log_error("reload: failed (%zu error%s); the running configuration is unchanged",
+                      ev->errs.n, ev->errs.n == 1 ? "" : "s");
         }
         atomic_fetch_add(&stats.reloads_failed, 1);
         atomic_store(&stats.last_reload_ok, 0);
         atomic_store(&stats.last_reload_ts, (int_fast64_t)time(NULL));
-        log_error("reload: failed (%zu error%s); the running configuration is unchanged",
-                  ev->errs.n, ev->errs.n == 1 ? "" : "s");
         write_status(r, 0, r->cur ? r->cur->cfg->digest : "", first);
     } else {
         apply(r, ev->g);

@@ -213,8 +213,9 @@ claim_cb(void *ud, rds_result res, int64_t aux)
         j->claimed = 1;
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_CLAIMED], 1, memory_order_relaxed);
         FAILPOINT("after_claim");
-        if (j->c->r->draining) {
-            /* Claimed after the drain began: give it back for redelivery. */
+        if (j->c->r->draining || j->c->removed) {
+            /* Claimed after the drain began, or after a reload removed the
+             * consumer: give it back for redelivery. */
             settle_abandon(j);
             return;
         }

@@ -36,6 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* record_v2.c includes this file with another default version, so a test
+ * can swap the file's bytes (not only its config) under a reload. */
+#ifndef RECORD_DEFAULT_VERSION
+#define RECORD_DEFAULT_VERSION "v1"
+#define RECORD_PLUGIN_VERSION  "1"
+#endif
+
 /* Owned by the instance: immutable after init except `calls`; handle() may
  * run on several threads at once. */
 typedef struct rec_ctx {
@@ -50,9 +57,9 @@ typedef struct rec_ctx {
     char *crash_if;
     char *version;
     atomic_ulong calls;
-    atomic_int active;   /* handle() calls running now */
+    atomic_int active;     /* handle() calls running now */
     atomic_int max_active; /* the most ever seen at once, written at fini */
-    char *maxconc_path;  /* "<effects_file>.maxconc" */
+    char *maxconc_path;    /* "<effects_file>.maxconc" */
 } rec_ctx;
 
 static const char commit_script[] = "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
@@ -270,14 +277,15 @@ static const jw_option rec_options[] = {
     {"reject_if_contains", JW_OPT_STRING, "", 0, "REJECT payloads containing this"},
     {"retry_if_contains", JW_OPT_STRING, "", 0, "RETRY payloads containing this"},
     {"sleep", JW_OPT_DURATION, "0", 0, "sleep this long in every call"},
-    {"version", JW_OPT_STRING, "v1", 0, "recorded with every attempt and commit"},
+    {"version", JW_OPT_STRING, RECORD_DEFAULT_VERSION, 0, "recorded with every attempt and commit"},
     {"crash_if_contains", JW_OPT_STRING, "", 0, "abort() on payloads containing this"},
     {NULL, 0, NULL, 0, NULL},
 };
 
 static const jw_plugin rec_desc = {
-    JW_PLUGIN_STAMP,  .name = "record",     .version = "1",   .options = rec_options,
-    .init = rec_init, .handle = rec_handle_counted, .fini = rec_fini,
+    JW_PLUGIN_STAMP,        .name = "record", .version = RECORD_PLUGIN_VERSION,
+    .options = rec_options, .init = rec_init, .handle = rec_handle_counted,
+    .fini = rec_fini,
 };
 
 JW_PLUGIN_DEFINE(rec_desc)
