@@ -264,7 +264,9 @@ for kind, name, o in workloads:
                     if not allowed(pub, subj):
                         bad("%s: user %s may not publish %s" % (where, user, subj))
                 if cons.get("dead_letter"):
-                    counts["perms"] += 1
+                    counts["perms"] += 2
+                    if not allowed(pub, "$JS.API.STREAM.LIST"):
+                        bad("%s: user %s may not list streams (dead_letter checks)" % (where, user))
                     if not allowed(pub, cons["dead_letter"]):
                         bad("%s: user %s may not publish dead letters to %s" % (where, user, cons["dead_letter"]))
                 for subj in ("$JS.API.CONSUMER.CREATE.%s" % s, "$JS.API.STREAM.DELETE.%s" % s,
