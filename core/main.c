@@ -3,6 +3,7 @@
  */
 #include <hiredis/hiredis.h>
 #include <nats/nats.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -62,6 +63,11 @@ cmd_version(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /* cnats 3.4.1's nats_Close() frees OpenSSL's compression-method stack
+     * without resetting it (nats.c issue #904), so OpenSSL's own atexit
+     * cleanup crashed every process that had used TLS. Initialise OpenSSL
+     * first, without that atexit handler; the OS reclaims it at exit. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;
