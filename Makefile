@@ -58,6 +58,12 @@ PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
 SAN_FLAGS      := -fsanitize=address,undefined
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 
+# Rebuild everything when the flags change (e.g. FAILPOINTS=1 after a plain
+# build into the same directory): objects depend on a stamp of the flags.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(shell mkdir -p $(BUILD); echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) 2>/dev/null || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
 CORE_SRCS  := $(wildcard core/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS   := $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJS))
@@ -90,7 +96,7 @@ $(BUILD)/jetway: $(CORE_OBJS)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -98,14 +104,14 @@ $(BUILD)/obj/%.o: %.c
 # A plugin is every .c of plugins/NAME/, linked into one .so with cJSON and
 # the extra libraries listed in plugins/NAME/LIBS, if any (e.g. -lcrypto).
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
 	    $(shell pkg-config --cflags --libs libcjson) $$(cat plugins/$*/LIBS 2>/dev/null) \
 	    $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
 
-$(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
