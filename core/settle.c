@@ -64,11 +64,11 @@ nats_settle(job *j)
     case SETTLE_NAK:
         s = j->delay_ms > 0 ? natsMsg_NakWithDelay(j->msg, j->delay_ms, NULL)
                             : natsMsg_Nak(j->msg, NULL);
-        res = STATS_RESULT_RETRY;
+        res = j->busy ? STATS_RESULT_BUSY : STATS_RESULT_RETRY;
         break;
     case SETTLE_DEAD:
         s = natsMsg_Term(j->msg, NULL);
-        res = STATS_RESULT_DEAD_LETTER;
+        res = j->rejected ? STATS_RESULT_REJECT : STATS_RESULT_DEAD_LETTER;
         break;
     case SETTLE_NONE:
         return;
@@ -177,7 +177,7 @@ run_message(job *j)
             break;
         case JW_REJECT:
         default:
-            atomic_fetch_add_explicit(&st->results[STATS_RESULT_REJECT], 1, memory_order_relaxed);
+            j->rejected = res.verdict == JW_REJECT;
             snprintf(j->reason, sizeof(j->reason), "%s",
                      res.verdict == JW_REJECT ? (res.reason[0] ? res.reason : "rejected by handler")
                                               : "handler returned an invalid verdict");
@@ -233,7 +233,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
         break;
     case RDS_BUSY:
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_BUSY], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->results[STATS_RESULT_BUSY], 1, memory_order_relaxed);
+        j->busy = 1;
         /* Someone holds the claim, or held it and crashed: come back when
          * the lease has run out. */
         settle_nak(j, rnd_jitter((aux > 100 ? aux : 100) + 50, 10));
