@@ -5,7 +5,8 @@
 # copies of one message id published without Nats-Msg-Id (so JetStream keeps
 # them all and jetway's Redis dedup sees D-1 duplicates); consumer "acks"
 # (ack.so, which registers the plugin counter "calls") gets M messages.
-# /metrics is scraped over and over while they are processed and at the end:
+# record.so sleeps 5 ms a call, so the bulk takes a moment: /metrics is
+# scraped as fast as curl goes while it is processed, and at the end:
 # every scrape passes the format check (tests/tools/promtext.py always, and
 # `promtool check metrics` when installed: Debian package prometheus), no
 # counter ever goes down, and the final numbers are exactly the expected
@@ -41,7 +42,8 @@ plugins:
   instances:
     - name: rec
       file: record.so
-      config: {effects_file: "$T/effects", retry_if_contains: "please-retry", reject_if_contains: "please-reject"}
+      config: {effects_file: "$T/effects", retry_if_contains: "please-retry", reject_if_contains: "please-reject",
+              sleep: 5ms}
     - {name: acker, file: ack.so}
 streams:
   - {name: WORK, subjects: ["work.>"]}
@@ -68,22 +70,30 @@ jw_wait_running jw
 curl -sf "$URL" >"$T/scrape.0" || fail "no /metrics before load"
 
 P="$JW pub -s $NATS_URL -q"
-$P work.a '{"message_id":"ok-%d","n":%d}' --count $N --id 'ok-%d' || fail "pub ok"
 $P work.a '{"message_id":"rej-%d","x":"please-reject"}' --count $R --id 'rej-%d' || fail "pub reject"
 $P work.a '{"message_id":"retry-%d","x":"please-retry"}' --count $Y --id 'retry-%d' || fail "pub retry"
 $P work.a '{"message_id":"dup-1"}' --count $D || fail "pub dup"
 $P work.b '{"message_id":"b-%d"}' --count $M --id 'b-%d' || fail "pub acks"
+# The bulk last, so that the scrapes below see it being worked on.
+$P work.a '{"message_id":"ok-%d","n":%d}' --count $N --id 'ok-%d' || fail "pub ok"
 
-# Scrape while the work is processed: until the dead letters are all there
-# and both consumers are drained on the server.
+# Scrape as fast as curl goes while the work is processed, until the host
+# reports it all settled (dead letters, acks, duplicates).
 i=1
+WL='service="metrics",consumer="worker",stream="WORK",handler="rec"'
+AL='service="metrics",consumer="acks",stream="WORK",handler="acker"'
 scrape_until_done()
 {
-    curl -sf "$URL" >"$T/scrape.$i" || return 1
+    f="$T/scrape.$i"
+    curl -sf "$URL" >"$f" || return 1
     i=$((i + 1))
-    [ "$(si DLQ messages)" = $((R + Y)) ] && drained WORK worker && drained WORK acks
+    grep -qxF "jetway_dead_letters_total{$WL} $((R + Y))" "$f" &&
+        grep -qxF "jetway_messages_settled_total{$WL,result=\"ack\"} $((N + 1))" "$f" &&
+        grep -qxF "jetway_messages_settled_total{$WL,result=\"duplicate\"} $((D - 1))" "$f" &&
+        grep -qxF "jetway_messages_settled_total{$AL,result=\"ack\"} $M" "$f"
 }
 wait_for 60 scrape_until_done || fail "work not done: DLQ $(si DLQ messages), worker pending $(ci WORK worker num_pending)/$(ci WORK worker num_ack_pending)"
+[ "$(si DLQ messages)" = $((R + Y)) ] || fail "DLQ has $(si DLQ messages) letters"
 
 # Final: wait for the host's own numbers to settle (in flight back to 0,
 # every reception settled exactly once -- the results partition the
@@ -141,8 +151,9 @@ for k in range(n + 1):
         assert v >= prev.get(s, 0), "%s: %s -> %s in scrape %d" % (s, prev.get(s), v, k)
     lost = set(prev) - set(cur)
     assert not lost, "series vanished in scrape %d: %s" % (k, sorted(lost)[:5])
-    r = [v for s, v in cur.items() if s.startswith("jetway_messages_received_total{") and 'consumer="worker"' in s]
-    if r and 0 < r[0] < 1000:
+    r = [v for s, v in cur.items() if s.startswith("jetway_messages_settled_total{")
+         and 'consumer="worker"' in s and 'result="ack"' in s]
+    if r and 0 < r[0] < 1001:
         midway += 1
     prev = cur
 print("  .. %d scrapes monotonic; %d taken mid-way through the work" % (n + 1, midway))
