@@ -128,8 +128,11 @@ for f in "$T"/scrape.*; do
         promtool_ok=$((promtool_ok + 1))
     fi
 done
-[ $promtool_ok -gt 0 ] && note "promtool check metrics: $promtool_ok scrapes ok" ||
+if [ $promtool_ok -gt 0 ]; then
+    note "promtool check metrics: $promtool_ok scrapes ok"
+else
     note "promtool not installed (Debian package prometheus): promtext.py checks only"
+fi
 python3 - "$T" "$i" <<'PY' || fail "a counter went down between scrapes"
 import re, sys
 d, n = sys.argv[1], int(sys.argv[2])
