@@ -162,9 +162,8 @@ run_message(job *j)
             break;
         case JW_RETRY:
             if (last) {
-                snprintf(j->reason, sizeof(j->reason),
-                         "retries exhausted after %llu deliveries: %.180s", (unsigned long long)dl,
-                         res.reason[0] ? res.reason : "handler asked to retry");
+                snprintf(j->reason, sizeof(j->reason), "retries exhausted after %llu deliveries: %.180s",
+                         (unsigned long long)dl, res.reason[0] ? res.reason : "handler asked to retry");
                 dead_letter(j, j->reason);
             } else {
                 settle_nak(j, res.delay_ms >= 0 ? res.delay_ms : settle_backoff_ms(j->cc, dl));
@@ -179,8 +178,9 @@ run_message(job *j)
         default:
             j->rejected = res.verdict == JW_REJECT;
             snprintf(j->reason, sizeof(j->reason), "%s",
-                     res.verdict == JW_REJECT ? (res.reason[0] ? res.reason : "rejected by handler")
-                                              : "handler returned an invalid verdict");
+                     res.verdict == JW_REJECT
+                         ? (res.reason[0] ? res.reason : "rejected by handler")
+                         : "handler returned an invalid verdict");
             dead_letter(j, j->reason);
             break;
         }
