@@ -10,6 +10,7 @@
 
 #include "kv.h"
 #include "log.h"
+#include "trace.h"
 
 rt *rt_get(void);
 
@@ -58,6 +59,14 @@ status_to_jw(natsStatus s)
     }
 }
 
+/*
+ * W3C trace context for a message caused by `cause`: traceparent names this
+ * handling's span as the parent; the incoming tracestate travels on (cut to
+ * TRACE_STATE_MAX at a member boundary), but only when the incoming
+ * traceparent was valid: a new trace must not inherit another trace's
+ * vendor state. Read from the cause's message, which the job owns until it
+ * settles, so the job carries no copy.
+ */
 static natsStatus
 add_trace(natsMsg *nm, const jw_msg *cause)
 {
@@ -65,7 +74,16 @@ add_trace(natsMsg *nm, const jw_msg *cause)
         return NATS_OK;
     char tp[64];
     snprintf(tp, sizeof(tp), "00-%s-%s-01", cause->trace_id, cause->span_id);
-    return natsMsgHeader_Set(nm, "traceparent", tp);
+    natsStatus s = natsMsgHeader_Set(nm, "traceparent", tp);
+    job *j = view_job(cause);
+    const char *in_tp = NULL, *in_ts = NULL;
+    trace_ctx tc;
+    if (s == NATS_OK && j && j->msg &&
+        natsMsgHeader_Get(j->msg, "traceparent", &in_tp) == NATS_OK &&
+        natsMsgHeader_Get(j->msg, "tracestate", &in_ts) == NATS_OK &&
+        trace_parse(in_tp, in_ts, &tc) == 0 && tc.tracestate[0])
+        s = natsMsgHeader_Set(nm, "tracestate", tc.tracestate);
+    return s;
 }
 
 static stats_consumer *
@@ -125,8 +143,11 @@ host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const 
         log_ctx lc = {.plugin = inst ? inst->name : NULL, .error = natsStatus_GetText(s)};
         if (cause) {
             lc.consumer = cause->consumer;
+            lc.stream = cause->stream;
+            lc.seq = cause->stream_seq;
             lc.message_id = cause->message_id;
             lc.trace_id = cause->trace_id;
+            lc.span_id = cause->span_id;
         }
         jw_log(JW_LOG_WARN, &lc, "publish to %s failed (jerr %d)", subject, (int)jerr);
     }

@@ -269,7 +269,7 @@ consumer_counter_value(stats_consumer *c, consumer_counter which)
     case CF_RECEIVED:
         return ld_u(&c->received);
     case CF_DEAD:
-        return ld_u(&c->results[STATS_RESULT_DEAD_LETTER]);
+        return ld_u(&c->results[STATS_RESULT_DEAD_LETTER]) + ld_u(&c->results[STATS_RESULT_REJECT]);
     case CF_PUB:
         return ld_u(&c->publishes);
     case CF_PUBERR:
@@ -330,7 +330,9 @@ render_consumers(metrics_render_buf *b, const char *service)
                             CF_RECEIVED);
 
     family(b, "jetway_messages_settled_total", "counter",
-           "Messages settled, by result (ack, retry, reject, duplicate, dead_letter, busy).");
+           "Messages settled, each once, by result: ack, retry (NAK), reject (handler REJECT, "
+           "dead-lettered), duplicate (ACK, already done), dead_letter (dead-lettered for "
+           "another reason), busy (NAK, claim held elsewhere).");
     for (stats_consumer *c = stats_consumers(); c; c = c->next) {
         for (int r = 0; r < STATS_NRESULTS; r++) {
             open_sample(b, "jetway_messages_settled_total", service);

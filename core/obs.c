@@ -17,8 +17,7 @@ obs_start(rt *r)
         if (http_start(cfg->http.host, cfg->http.port, http_default_ready, r, &srv, err,
                        sizeof(err)) == 0) {
             http_set_service(srv, cfg->service.name);
-            r->http = srv;
-            log_info("http: serving /metrics, /healthz and /readyz on %s", cfg->http.listen);
+            r->http = srv; /* http_start logged the address */
         } else {
             log_error("http: %s", err);
         }

@@ -106,6 +106,8 @@ typedef struct job {
     int has_id;
     int claimed;     /* a Redis claim is held (token below) */
     int unclaimed;   /* processed without claim (on_unavailable: process) */
+    int rejected;    /* handler said REJECT: its dead letter counts as result "reject" */
+    int busy;        /* claim held elsewhere: its NAK counts as result "busy" */
     const char *dead_reason; /* dead-letter without calling the handler */
     settle_kind settle;
     int64_t delay_ms;

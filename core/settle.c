@@ -16,6 +16,7 @@
 #include "rds.h"
 #include "rnd.h"
 #include "span.h"
+#include "trace.h"
 
 #define JOB_OF(ptr, member) ((job *)((char *)(ptr)-offsetof(job, member)))
 
@@ -63,11 +64,11 @@ nats_settle(job *j)
     case SETTLE_NAK:
         s = j->delay_ms > 0 ? natsMsg_NakWithDelay(j->msg, j->delay_ms, NULL)
                             : natsMsg_Nak(j->msg, NULL);
-        res = STATS_RESULT_RETRY;
+        res = j->busy ? STATS_RESULT_BUSY : STATS_RESULT_RETRY;
         break;
     case SETTLE_DEAD:
         s = natsMsg_Term(j->msg, NULL);
-        res = STATS_RESULT_DEAD_LETTER;
+        res = j->rejected ? STATS_RESULT_REJECT : STATS_RESULT_DEAD_LETTER;
         break;
     case SETTLE_NONE:
         return;
@@ -175,8 +176,7 @@ run_message(job *j)
             break;
         case JW_REJECT:
         default:
-            atomic_fetch_add_explicit(&st->results[STATS_RESULT_REJECT], 1,
-                                      memory_order_relaxed);
+            j->rejected = res.verdict == JW_REJECT;
             snprintf(j->reason, sizeof(j->reason), "%s",
                      res.verdict == JW_REJECT
                          ? (res.reason[0] ? res.reason : "rejected by handler")
@@ -234,7 +234,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
         break;
     case RDS_BUSY:
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_BUSY], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->results[STATS_RESULT_BUSY], 1, memory_order_relaxed);
+        j->busy = 1;
         /* Someone holds the claim, or held it and crashed: come back when
          * the lease has run out. */
         settle_nak(j, rnd_jitter((aux > 100 ? aux : 100) + 50, 10));
@@ -367,31 +367,21 @@ settle_abandon(job *j)
     job_finish(j);
 }
 
-static int
-hexok(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return 1;
-}
-
+/*
+ * The W3C rules live in trace_parse (unit-tested): a bad traceparent (wrong
+ * length for its version, uppercase or non-hex, bad flags, zero ids) starts
+ * a new trace instead of continuing a broken one.
+ */
 void
 settle_trace_extract(job *j)
 {
     const char *tp = NULL;
+    trace_ctx tc;
     j->parent_span_id[0] = '\0';
-    if (natsMsgHeader_Get(j->msg, "traceparent", &tp) == NATS_OK && tp && strlen(tp) >= 55 &&
-        tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && hexok(tp, 2) && strncmp(tp, "ff", 2) &&
-        hexok(tp + 3, 32) && hexok(tp + 36, 16) &&
-        strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0 &&
-        strncmp(tp + 36, "0000000000000000", 16) != 0) {
-        memcpy(j->trace_id, tp + 3, 32);
-        j->trace_id[32] = '\0';
-        memcpy(j->parent_span_id, tp + 36, 16);
-        j->parent_span_id[16] = '\0';
+    if (natsMsgHeader_Get(j->msg, "traceparent", &tp) == NATS_OK &&
+        trace_parse(tp, NULL, &tc) == 0) {
+        trace_hex(tc.trace_id, TRACE_ID_LEN, j->trace_id);
+        trace_hex(tc.span_id, TRACE_SPAN_LEN, j->parent_span_id);
     } else {
         rnd_hex(j->trace_id, 16);
     }

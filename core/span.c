@@ -29,7 +29,7 @@ static const char *
 verdict_name(const job *j, int verdict)
 {
     if (j->settle == SETTLE_DEAD)
-        return "dead_letter";
+        return j->rejected ? "reject" : "dead_letter";
     switch (verdict) {
     case JW_ACK:
         return "ack";
