@@ -12,6 +12,7 @@
 #include "consumer.h"
 #include "dlq_publish.h"
 #include "failpoint.h"
+#include "kv.h"
 #include "log.h"
 #include "rds.h"
 #include "rnd.h"
@@ -130,6 +131,61 @@ build_view(job *j, jw_msg *v)
     v->host_private = j;
 }
 
+/* Claim or keep: ours or free -> ours with a fresh lease (1); done (0);
+ * someone else's (-1). */
+static const char script_reclaim[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v or v == 'P|' .. ARGV[1] then\n"
+    "  redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "if string.sub(v, 1, 2) == 'D|' then return 0 end\n"
+    "return -1\n";
+
+/*
+ * Worker thread, before the handler. The claim was taken when the message
+ * was fetched; if the job then waited in the queue (or the process was
+ * stopped) for half the lease or more, the lease may have run out and the
+ * server may have redelivered the message to another process, which holds
+ * or has finished it. Calling the handler then would run it without a
+ * claim. So an old claim is renewed (or taken again if nobody holds it)
+ * first. Returns 1 to go on; 0 when the message must not be handled, with
+ * j->settle set: done elsewhere -> ACK as a duplicate; held elsewhere ->
+ * leave the delivery to its holder; Redis unreachable -> NAK via release.
+ */
+static int
+claim_renew(job *j)
+{
+    int64_t lease = j->cc->dedup.lease_ms;
+    if (!j->claimed || (int64_t)((clock_mono_ns() - j->t_recv_ns) / 1000000) < lease / 2)
+        return 1;
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%lld", (long long)lease);
+    const char *keys[] = {j->key};
+    const char *args[] = {j->token, ms};
+    jw_kv_reply *rep = NULL;
+    int rc = kv_eval(script_reclaim, 1, keys, 2, args, &rep);
+    long long v = rc == JW_OK && rep && rep->type == JW_KV_INT ? rep->integer : -2;
+    kv_reply_free(rep);
+    if (v == 1)
+        return 1;
+    stats_consumer *st = j->c->st;
+    log_ctx lc;
+    job_log_ctx(j, &lc);
+    if (v == -2) {
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+        return 0;
+    }
+    atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_LEASE_LOST], 1, memory_order_relaxed);
+    jw_log(JW_LOG_WARN, &lc, "claim lease ran out before the handler started; %s",
+           v == 0 ? "done elsewhere, acked as a duplicate" : "held elsewhere, left to its holder");
+    /* Not ours any more: nothing to release. */
+    j->claimed = 0;
+    j->settle = v == 0 ? SETTLE_DUP : SETTLE_NONE;
+    return 0;
+}
+
 /* Worker thread: call the handler (or dead-letter) and decide. */
 static void
 run_message(job *j)
@@ -143,7 +199,7 @@ run_message(job *j)
     int verdict = -1;
     if (j->dead_reason) {
         dead_letter(j, j->dead_reason);
-    } else {
+    } else if (claim_renew(j)) {
         jw_msg v;
         build_view(j, &v);
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
