@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--effects", required=True, help="record.so's attempts file")
     ap.add_argument("--expect-dead", help="file: ids that must be dead-lettered")
     ap.add_argument("--rerun", help="file: ids allowed exactly one duplicate commit")
+    ap.add_argument("--max-reattempts", type=int, help="at most this many repeated attempts")
     ap.add_argument("--log", action="append", default=[], help="jetway logs (duplicate ids)")
     ap.add_argument("--extra", action="append", default=[], help="k=v added to RESULT")
     a = ap.parse_args()
@@ -147,8 +148,12 @@ def main():
     if unattempted:
         errors.append("committed without an attempt: %s" % sorted(unattempted)[:5])
 
-    extra = "".join(" " + e for e in a.extra)
     redo = sum(n - 1 for n in attempts.values() if n > 1)
+    if a.max_reattempts is not None and redo > a.max_reattempts:
+        errors.append("%d repeated handler calls, at most %d expected: %s"
+                      % (redo, a.max_reattempts,
+                         sorted(k for k, n in attempts.items() if n > 1)[:10]))
+    extra = "".join(" " + e for e in a.extra)
     print("RESULT %s published=%d committed=%d attempted=%d dead_lettered=%d duplicates=%d "
           "reattempts=%d rerun_window=%d%s"
           % (a.name, len(published), len(committed), nattempts, len(letters), dup, redo,

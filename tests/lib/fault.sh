@@ -41,7 +41,7 @@ fault_config()
         echo "  - {name: DLQ, subjects: [\"dlq.>\"], storage: file}"
         echo "consumers:"
         echo "  - {name: worker, stream: WORK, handler: rec, concurrency: 4, batch: 64,"
-        echo "     max_ack_pending: 256, dead_letter: dlq.worker, ack_wait: 2s, max_deliver: 5,"
+        echo "     max_ack_pending: ${FAULT_MAX_ACK_PENDING:-256}, dead_letter: dlq.worker, ack_wait: 2s, max_deliver: 5,"
         echo "     dedup: {lease: 1s}${FAULT_CONSUMER_EXTRA:-}}"
     } >"$f"
 }
