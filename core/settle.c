@@ -169,8 +169,8 @@ static const char script_prestart[] =
  *
  * Returns 1 to call the handler; 0 when not, with j->settle set: done
  * elsewhere -> ACK as a duplicate; held elsewhere -> leave the delivery to
- * its holder; Redis unreachable -> NAK via release; crash loop -> dead
- * letter.
+ * its holder; Redis unreachable (known, or the script failed) -> NAK via
+ * release; crash loop -> dead letter.
  */
 static int
 claim_check(job *j)
@@ -179,7 +179,17 @@ claim_check(job *j)
     int64_t lease = cc->dedup.lease_ms;
     int count = cc->max_deliver > 0 && j->meta.delivered >= 2;
     int old = (int64_t)((clock_mono_ns() - j->t_recv_ns) / 1000000) >= lease / 2;
-    if (!j->claimed || (!old && !count))
+    if (!j->claimed)
+        return 1;
+    if (cc->dedup.on_unavailable == CFG_UNAVAILABLE_PAUSE && !atomic_load(&j->c->r->redis_up)) {
+        /* Redis went away after the claim (DESIGN.md delivery 7): NAK what
+         * is in flight instead of running handlers whose commit, and often
+         * their own effects, need it. The release fails; the lease runs out. */
+        atomic_fetch_add_explicit(&j->c->st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+        return 0;
+    }
+    if (!old && !count)
         return 1;
     char ms[32], ttl[32], jkey[sizeof(j->key) + 8];
     snprintf(ms, sizeof(ms), "%lld", (long long)lease);
