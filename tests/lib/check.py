@@ -69,11 +69,16 @@ def main():
     ap.add_argument("--effects", required=True, help="record.so's attempts file")
     ap.add_argument("--expect-dead", help="file: ids that must be dead-lettered")
     ap.add_argument("--rerun", help="file: ids allowed exactly one duplicate commit")
+    ap.add_argument("--stream", default="WORK")
+    ap.add_argument("--server", help="NATS URL for the consumer's numbers (default $NATS_URL)")
+    ap.add_argument("--max-redeliveries", type=int,
+                    help="at most this many redeliveries by the server in the whole run")
     ap.add_argument("--max-reattempts", type=int, help="at most this many repeated attempts")
     ap.add_argument("--log", action="append", default=[], help="jetway logs (duplicate ids)")
     ap.add_argument("--extra", action="append", default=[], help="k=v added to RESULT")
     a = ap.parse_args()
     errors = []
+    # pylint: disable=too-many-locals,too-many-branches,too-many-statements
 
     published = read_ids(a.published)
     committed = set(redis(a.redis_port, "SMEMBERS", "jwtest:committed:" + a.consumer))
@@ -83,12 +88,22 @@ def main():
 
     attempts = collections.Counter()
     nattempts = 0
+    max_delivery = 0
     with open(a.effects) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 2 and parts[0] == "attempt":
+            if len(parts) >= 4 and parts[0] == "attempt":
                 attempts[parts[1]] += 1
                 nattempts += 1
+                max_delivery = max(max_delivery, int(parts[3]))
+
+    # Every delivery takes a consumer sequence: the excess over the stream
+    # sequences delivered is the number of redeliveries in the whole run.
+    srv = ["-s", a.server] if a.server else []
+    info = json.loads(jetway(a.jw, "pub", *srv, "--consumer-info", a.stream, a.consumer))
+    redeliveries = int(info["delivered"]["consumer_seq"] - info["delivered"]["stream_seq"])
+    if a.max_redeliveries is not None and redeliveries > a.max_redeliveries:
+        errors.append("%d redeliveries, at most %d expected" % (redeliveries, a.max_redeliveries))
 
     letters = json.loads(jetway(a.jw, "dlq", "ls", "-c", a.cfg, "--json") or "[]")
     letters = [l for l in letters if l.get("consumer") == a.consumer]
@@ -155,9 +170,9 @@ def main():
                          sorted(k for k, n in attempts.items() if n > 1)[:10]))
     extra = "".join(" " + e for e in a.extra)
     print("RESULT %s published=%d committed=%d attempted=%d dead_lettered=%d duplicates=%d "
-          "reattempts=%d rerun_window=%d%s"
+          "reattempts=%d rerun_window=%d redeliveries=%d max_delivery=%d%s"
           % (a.name, len(published), len(committed), nattempts, len(letters), dup, redo,
-             len(rerun), extra))
+             len(rerun), redeliveries, max_delivery, extra))
     for e in errors:
         print("FAIL: %s: %s" % (a.name, e), file=sys.stderr)
     return 1 if errors else 0
