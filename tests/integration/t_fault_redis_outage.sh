@@ -14,7 +14,8 @@
 . "$(dirname "$0")/../lib/fault.sh"
 
 N=4000
-INFLIGHT=256
+INFLIGHT=64
+FAULT_MAX_ACK_PENDING=$INFLIGHT
 start_nats
 start_redis --appendonly yes --appendfsync always
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
@@ -30,11 +31,12 @@ a0=$(attempts "$T/effects")
 sleep 10 # the length of the outage, not a synchronisation
 a1=$(attempts "$T/effects")
 restart_redis
+wait_for 30 sh -c "redis-cli -p $REDIS_PORT ping | grep -q PONG" || fail "redis-server did not load its AOF"
 at=$(committed worker)
 note "redis-server down for 10 s at $at committed; handler calls during the outage: $((a1 - a0))"
 # Each message in flight when Redis went away may be redelivered once; only
 # the handlers already running then (concurrency 4, plus any that started
-# before jetway noticed) run twice -- not the whole in-flight set (256).
-fault_check redis_outage --max-redeliveries $INFLIGHT --max-reattempts 64 --extra "committed_at_outage=$at" \
+# before jetway noticed) run twice -- not the whole in-flight set.
+fault_check redis_outage --max-redeliveries $INFLIGHT --max-reattempts 32 --extra "committed_at_outage=$at" \
     --extra "attempts_during_outage=$((a1 - a0))"
 jw_stop jw || fail "jetway exited non-zero"
