@@ -4,13 +4,16 @@
 #   fault_config FILE [KEY: VALUE...]  write a one-consumer topology: stream
 #                      WORK (work.>, file storage), DLQ (dlq.>), consumer
 #                      "worker" with ack_wait 2s, dedup lease 1s, record.so
-#                      writing $T/effects; extra lines go into record's config
-#                      (FAULT_CONSUMER_EXTRA / FAULT_SERVICE_EXTRA / FAULT_STREAM_EXTRA
-#                      add keys to the consumer / service / WORK stream)
+#                      writing $T/effects, max_deliver 5, max_ack_pending
+#                      $FAULT_MAX_ACK_PENDING (256); the arguments go into
+#                      record's config (FAULT_CONSUMER_EXTRA / FAULT_SERVICE_EXTRA /
+#                      FAULT_STREAM_EXTRA add ", key: value" to the consumer /
+#                      service / WORK stream)
 #   fault_pub N [PREFIX]  publish N messages PREFIX1..PREFIXN (id header and JSON
 #                      message_id), append the ids to $T/published; fails
 #                      the test unless every PubAck came back
 #   wait_committed N   wait until record.so committed at least N
+#   fault_failpoint P SKIP  the whole crash-window test of fail point P
 #   crash_window OUT   after a kill: ids whose effect record.so committed but
 #                      whose done marker the host had not written (they will
 #                      be handled once more after the restart)
