@@ -12,6 +12,7 @@
 #include "consumer.h"
 #include "dlq_publish.h"
 #include "failpoint.h"
+#include "kv.h"
 #include "log.h"
 #include "rds.h"
 #include "rnd.h"
@@ -131,6 +132,103 @@ build_view(job *j, jw_msg *v)
     v->host_private = j;
 }
 
+/*
+ * Before the handler, on the claim key KEYS[1] and the start journal
+ * KEYS[2]: ours or free -> ours with a fresh lease (ARGV[2] ms), and when
+ * ARGV[4] is "1" count this handler start in the journal (TTL ARGV[3] ms)
+ * and return the count, else 0; done elsewhere -> -1; held elsewhere -> -2.
+ */
+static const char script_prestart[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and v ~= 'P|' .. ARGV[1] then\n"
+    "  if string.sub(v, 1, 2) == 'D|' then return -1 end\n"
+    "  return -2\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
+    "if ARGV[4] ~= '1' then return 0 end\n"
+    "local n = redis.call('INCR', KEYS[2])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+    "return n\n";
+
+/*
+ * Worker thread, before the handler of a claimed message. Two checks that
+ * need Redis, done in one script and only when needed:
+ *
+ *  - The claim was taken when the message was fetched; if the job then
+ *    waited in the queue (or the process was stopped) for half the lease or
+ *    more, the lease may have run out and the server may have redelivered
+ *    the message to another process, which holds or has finished it.
+ *    Calling the handler then would run it without a claim. So an old claim
+ *    is renewed (or taken again if nobody holds it) first.
+ *  - A redelivery's count also grows when the process died with the
+ *    message merely fetched or queued: after a crash loop caused by one
+ *    poison message, its batch-mates are seen with deliveries >
+ *    max_deliver without the handler ever having seen them. So handler
+ *    starts on redeliveries are journaled (<key>|starts), and "the host died
+ *    on the last try" is concluded only when the handler was started on
+ *    max_deliver deliveries (the first delivery assumed started).
+ *
+ * Returns 1 to call the handler; 0 when not, with j->settle set: done
+ * elsewhere -> ACK as a duplicate; held elsewhere -> leave the delivery to
+ * its holder; Redis unreachable (known, or the script failed) -> NAK via
+ * release; crash loop -> dead letter.
+ */
+static int
+claim_check(job *j)
+{
+    const cfg_consumer *cc = j->cc;
+    int64_t lease = cc->dedup.lease_ms;
+    int count = cc->max_deliver > 0 && j->meta.delivered >= 2;
+    int old = (int64_t)((clock_mono_ns() - j->t_recv_ns) / 1000000) >= lease / 2;
+    if (!j->claimed)
+        return 1;
+    if (cc->dedup.on_unavailable == CFG_UNAVAILABLE_PAUSE && !atomic_load(&j->c->r->redis_up)) {
+        /* Redis went away after the claim (DESIGN.md delivery 7): NAK what
+         * is in flight instead of running handlers whose commit, and often
+         * their own effects, need it. The release fails; the lease runs out. */
+        atomic_fetch_add_explicit(&j->c->st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+        return 0;
+    }
+    if (!old && !count)
+        return 1;
+    char ms[32], ttl[32], jkey[sizeof(j->key) + 8];
+    snprintf(ms, sizeof(ms), "%lld", (long long)lease);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)cc->dedup.ttl_ms);
+    snprintf(jkey, sizeof(jkey), "%s|starts", j->key);
+    const char *keys[] = {j->key, jkey};
+    const char *args[] = {j->token, ms, ttl, count ? "1" : "0"};
+    jw_kv_reply *rep = NULL;
+    int rc = kv_eval(script_prestart, 2, keys, 4, args, &rep);
+    long long v = rc == JW_OK && rep && rep->type == JW_KV_INT ? rep->integer : -3;
+    kv_reply_free(rep);
+    stats_consumer *st = j->c->st;
+    log_ctx lc;
+    job_log_ctx(j, &lc);
+    if (v >= 0) {
+        if (!count || j->meta.delivered <= (uint64_t)cc->max_deliver || v < cc->max_deliver)
+            return 1;
+        snprintf(j->reason, sizeof(j->reason),
+                 "max deliveries exceeded: delivery %llu of max_deliver %d, the handler started "
+                 "%lld times without a verdict",
+                 (unsigned long long)j->meta.delivered, cc->max_deliver, v);
+        dead_letter(j, j->reason);
+        return 0;
+    }
+    if (v == -3) {
+        atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_ERROR], 1, memory_order_relaxed);
+        settle_nak(j, rnd_jitter(REDIS_DOWN_NAK_MS, 10));
+        return 0;
+    }
+    atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_LEASE_LOST], 1, memory_order_relaxed);
+    jw_log(JW_LOG_WARN, &lc, "claim lease ran out before the handler started; %s",
+           v == -1 ? "done elsewhere, acked as a duplicate" : "held elsewhere, left to its holder");
+    /* Not ours any more: nothing to release. */
+    j->claimed = 0;
+    j->settle = v == -1 ? SETTLE_DUP : SETTLE_NONE;
+    return 0;
+}
+
 /* Worker thread: call the handler (or dead-letter) and decide. */
 static void
 run_message(job *j)
@@ -144,7 +242,7 @@ run_message(job *j)
     int verdict = -1;
     if (j->dead_reason) {
         dead_letter(j, j->dead_reason);
-    } else {
+    } else if (claim_check(j)) {
         jw_msg v;
         build_view(j, &v);
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
@@ -219,13 +317,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
             settle_abandon(j);
             return;
         }
-        if (j->cc->max_deliver > 0 && j->meta.delivered > (uint64_t)j->cc->max_deliver) {
-            /* The host died on the last try: no more handler calls. */
-            snprintf(j->reason, sizeof(j->reason),
-                     "max deliveries exceeded: delivery %llu of max_deliver %d",
-                     (unsigned long long)j->meta.delivered, j->cc->max_deliver);
-            j->dead_reason = j->reason;
-        }
+        /* deliveries > max_deliver: decided by claim_check() on the worker. */
         pool_submit(j->c->r->pool, &j->c->q, &j->item, &j->item, 1);
         return;
     case RDS_DONE:

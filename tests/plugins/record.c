@@ -14,6 +14,9 @@
  *   sleep               default 0: duration to sleep in each call
  *   version             default "v1": written to the attempts log and Redis
  *   crash_if_contains   default "": abort() when the payload contains it
+ *   fence               default false: commit only while the host's claim is
+ *                       ours, and write the host's done marker in the same
+ *                       script (DESIGN.md delivery 9), see below
  *
  * Order in handle(): log the attempt, sleep, crash / reject / retry /
  * fail_every checks, then commit and ACK. A crash, reject or retry thus
@@ -23,6 +26,14 @@
  *   SADD jwtest:committed:C M; when M is new: HSET jwtest:version:C M <version>;
  *   when M was already there: INCR jwtest:dupcommit:C.
  * A message without a message id uses "seq-<stream_seq>".
+ *
+ * With fence (and a claim: msg->dedup_key and claim_token set), the same
+ * script first reads the claim key: held by another token or already done
+ * -> nothing is written and the call ACKs (the host's own commit then sees
+ * the lost lease); ours or expired -> the commit above plus
+ * SET <dedup_key> "D|ok" PX 72h, so the effect and the done marker are kept
+ * or lost together and a handler resumed after its lease ran out (SIGSTOP)
+ * cannot apply its effect a second time.
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -50,6 +61,7 @@ typedef struct rec_ctx {
     jw_instance *inst;
     int fd; /* effects_file, O_APPEND */
     int commit;
+    int fence;
     int64_t fail_every;
     int64_t sleep_ms;
     char *reject_if;
@@ -61,6 +73,17 @@ typedef struct rec_ctx {
     atomic_int max_active; /* the most ever seen at once, written at fini */
     char *maxconc_path;    /* "<effects_file>.maxconc" */
 } rec_ctx;
+
+static const char fenced_script[] = "local v = redis.call('GET', KEYS[4])\n"
+                                    "if v and v ~= 'P|' .. ARGV[3] then return -1 end\n"
+                                    "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
+                                    "if added == 1 then\n"
+                                    "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+                                    "else\n"
+                                    "  redis.call('INCR', KEYS[3])\n"
+                                    "end\n"
+                                    "redis.call('SET', KEYS[4], 'D|ok', 'PX', 259200000)\n"
+                                    "return added\n";
 
 static const char commit_script[] = "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
                                     "if added == 1 then\n"
@@ -119,6 +142,7 @@ rec_init(const jw_host *host, jw_instance *inst, const char *config_json, void *
     atomic_init(&c->calls, 0);
     const cJSON *commit = cJSON_GetObjectItemCaseSensitive(cfg, "commit");
     c->commit = !cJSON_IsFalse(commit);
+    c->fence = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "fence"));
     c->fail_every = num_opt(cfg, "fail_every");
     c->sleep_ms = num_opt(cfg, "sleep");
     c->reject_if = str_opt(cfg, "reject_if_contains");
@@ -176,13 +200,17 @@ commit_effect(rec_ctx *c, const jw_msg *msg, const char *id, jw_result *res)
     snprintf(k1, sizeof(k1), "jwtest:committed:%s", consumer);
     snprintf(k2, sizeof(k2), "jwtest:version:%s", consumer);
     snprintf(k3, sizeof(k3), "jwtest:dupcommit:%s", consumer);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {id, c->version};
+    const char *keys[] = {k1, k2, k3, msg->dedup_key};
+    const char *args[] = {id, c->version, msg->claim_token};
+    int fenced = c->fence && msg->dedup_key && msg->claim_token;
     jw_kv_reply *r = NULL;
-    int rc = c->host->kv_eval(c->inst, commit_script, 3, keys, 2, args, &r);
+    int rc = fenced ? c->host->kv_eval(c->inst, fenced_script, 4, keys, 3, args, &r)
+                    : c->host->kv_eval(c->inst, commit_script, 3, keys, 2, args, &r);
     if (rc == 0 && r && r->type == JW_KV_INT) {
         if (r->integer == 0)
             c->host->log(c->inst, msg, JW_LOG_WARN, "record: duplicate commit of %s", id);
+        if (r->integer < 0)
+            c->host->log(c->inst, msg, JW_LOG_WARN, "record: claim lost, %s not committed", id);
         c->host->kv_reply_free(r);
         return 0;
     }
@@ -279,6 +307,7 @@ static const jw_option rec_options[] = {
     {"sleep", JW_OPT_DURATION, "0", 0, "sleep this long in every call"},
     {"version", JW_OPT_STRING, RECORD_DEFAULT_VERSION, 0, "recorded with every attempt and commit"},
     {"crash_if_contains", JW_OPT_STRING, "", 0, "abort() on payloads containing this"},
+    {"fence", JW_OPT_BOOL, "false", 0, "commit only under our claim, with the done marker"},
     {NULL, 0, NULL, 0, NULL},
 };
 

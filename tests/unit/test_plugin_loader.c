@@ -839,7 +839,7 @@ test_options_record_fixture(void **state)
     assert_string_equal(json, "{\"effects_file\":\"/tmp/effects\",\"commit\":true,"
                               "\"fail_every\":0,\"reject_if_contains\":\"\","
                               "\"retry_if_contains\":\"\",\"sleep\":250,\"version\":\"v1\","
-                              "\"crash_if_contains\":\"\"}");
+                              "\"crash_if_contains\":\"\",\"fence\":false}");
     free(json);
     cfgnode_free(cfg);
 

@@ -1,0 +1,51 @@
+#!/bin/bash
+# SIGSTOP of one of two jetway processes sharing a durable, for longer than
+# ack_wait, then SIGCONT. The server redelivers the stopped process's
+# messages to the other one once ack_wait has passed; the claim leases
+# (shorter than ack_wait) have run out, so the other one claims and handles
+# them. When the stopped one resumes:
+#  - the handlers it was running finish late; record.so runs with fence, so
+#    a late handler must not apply its effect again (its claim is gone), and
+#    the host's commit sees the lost lease;
+#  - the jobs it had claimed and queued must not reach the handler at all
+#    (their leases ran out): so at most `concurrency` (4) handler calls are
+#    repeated, those that were running at the SIGSTOP.
+# Committed effects never repeat; everything drains.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/jetway.sh"
+. "$(dirname "$0")/../lib/fault.sh"
+
+start_nats
+start_redis
+plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
+FAULT_MAX_ACK_PENDING=64
+fault_config "$T/jw.yaml" "sleep: 20ms" "fence: true"
+
+N=3000
+"$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provision failed"
+fault_pub $N
+jw_start jwa "$T/jw.yaml"
+jw_start jwb "$T/jw.yaml"
+jw_wait_running jwa
+jw_wait_running jwb
+wait_committed 300 || fail "no progress"
+a=$(pid_of jwa)
+kill -STOP "$a"
+stopped=$(committed worker)
+r0=$(ci WORK worker num_redelivered)
+note "stopped one process at $stopped committed"
+# Beyond ack_wait: the server has redelivered the stopped one's messages and
+# the other one has committed some of them (the redelivered count grows).
+wait_for 30 sh -c "[ \$(\"$JW\" pub -s $NATS_URL --consumer-info WORK worker | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"num_redelivered\"])') -gt $r0 ]" ||
+    fail "nothing was redelivered while one process was stopped"
+wait_committed $((stopped + 400)) || fail "the running process made no progress"
+cont_at=$(committed worker)
+kill -CONT "$a"
+note "continued at $cont_at committed"
+fault_check sigstop --max-reattempts 4 --extra "stopped_at=$stopped" --extra "continued_at=$cont_at" \
+    --extra "lease_lost=$(grep -c 'claim lease lost' "$T/jwa.log")" \
+    --extra "fenced_off=$(grep -c 'record: claim lost' "$T/jwa.log")" \
+    --extra "stale_skipped=$(grep -c 'lease ran out before the handler' "$T/jwa.log")"
+[ "$(committed worker)" = $N ] || fail "committed $(committed worker), want $N"
+jw_stop jwa || fail "the stopped-and-continued jetway exited non-zero"
+jw_stop jwb || fail "the other jetway exited non-zero"

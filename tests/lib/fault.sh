@@ -1,0 +1,135 @@
+# tests/lib/fault.sh -- shared pieces of the fault tests (t_fault_*.sh).
+# Source after harness.sh and jetway.sh.
+#
+#   fault_config FILE [KEY: VALUE...]  write a one-consumer topology: stream
+#                      WORK (work.>, file storage), DLQ (dlq.>), consumer
+#                      "worker" with ack_wait 2s, dedup lease 1s, record.so
+#                      writing $T/effects, max_deliver 5, max_ack_pending
+#                      $FAULT_MAX_ACK_PENDING (256); the arguments go into
+#                      record's config (FAULT_CONSUMER_EXTRA / FAULT_SERVICE_EXTRA /
+#                      FAULT_STREAM_EXTRA add ", key: value" to the consumer /
+#                      service / WORK stream)
+#   fault_pub N [PREFIX]  publish N messages PREFIX1..PREFIXN (id header and JSON
+#                      message_id), append the ids to $T/published; fails
+#                      the test unless every PubAck came back
+#   wait_committed N   wait until record.so committed at least N
+#   fault_failpoint P SKIP  the whole crash-window test of fail point P
+#   crash_window OUT   after a kill: ids whose effect record.so committed but
+#                      whose done marker the host had not written (they will
+#                      be handled once more after the restart)
+#   wait_dead PID      wait until PID is gone (it was killed)
+#   fault_check NAME [check.py options]  wait for the drain, then check the
+#                      invariants (tests/lib/check.py) and print RESULT
+
+FAULT_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+fault_config()
+{
+    f=$1
+    shift
+    {
+        echo "service: {name: fault, workers: 4, shutdown_grace: 10s${FAULT_SERVICE_EXTRA:-}}"
+        echo "nats: {servers: [\"$NATS_URL\"]}"
+        echo "redis: {url: \"$REDIS_URL\", timeout: 1s}"
+        echo "plugins:"
+        echo "  dir: $T/plugins"
+        echo "  instances:"
+        echo "    - name: rec"
+        echo "      file: record.so"
+        echo "      config:"
+        echo "        effects_file: \"$T/effects\""
+        for kv in "$@"; do echo "        $kv"; done
+        echo "streams:"
+        echo "  - {name: WORK, subjects: [\"work.>\"], storage: file${FAULT_STREAM_EXTRA:-}}"
+        echo "  - {name: DLQ, subjects: [\"dlq.>\"], storage: file}"
+        echo "consumers:"
+        echo "  - {name: worker, stream: WORK, handler: rec, concurrency: 4, batch: 64,"
+        echo "     max_ack_pending: ${FAULT_MAX_ACK_PENDING:-256}, dead_letter: dlq.worker, ack_wait: 2s, max_deliver: 5,"
+        echo "     dedup: {lease: 1s}${FAULT_CONSUMER_EXTRA:-}}"
+    } >"$f"
+}
+
+fault_pub()
+{
+    n=$1
+    p=${2:-m-}
+    "$JW" pub -s "$NATS_URL" -q work.x "{\"message_id\":\"$p%d\",\"n\":%d}" \
+        --count "$n" --id "$p%d" || fail "publish of $p1..$p$n failed"
+    seq 1 "$n" | sed "s/^/$p/" >>"$T/published"
+}
+
+wait_committed()
+{
+    wait_for "${2:-60}" sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) -ge $1 ]"
+}
+
+wait_dead()
+{
+    wait_for 20 sh -c "! kill -0 $1 2>/dev/null"
+}
+
+crash_window()
+{
+    # shellcheck disable=SC2016
+    rcli --raw EVAL '
+local out = {}
+for _, id in ipairs(redis.call("SMEMBERS", KEYS[1])) do
+  local v = redis.call("GET", ARGV[1] .. id)
+  if not v or string.sub(v, 1, 2) ~= "D|" then out[#out + 1] = id end
+end
+return out' 1 jwtest:committed:worker jw:worker: >"$1"
+}
+
+fault_check()
+{
+    name=$1
+    shift
+    wait_drained WORK worker 90 || fail "$name: WORK did not drain: pending $(ci WORK worker num_pending), ack pending $(ci WORK worker num_ack_pending)"
+    logs=()
+    for l in "$T"/jw*.log; do logs+=(--log "$l"); done
+    python3 "$FAULT_LIB/check.py" --name "$name" --jw "$JW" --cfg "$T/jw.yaml" \
+        --redis-port "$REDIS_PORT" --consumer worker --published "$T/published" \
+        --effects "$T/effects" "${logs[@]}" "$@" || fail "$name: invariants violated"
+}
+
+# fault_failpoint POINT SKIP: 1,000 messages and 20 that record.so rejects,
+# interleaved; jetway runs with JW_FAILPOINT=POINT JW_FAILPOINT_SKIP=SKIP and
+# must die by SIGKILL mid-run; the restart (without the fail point) must
+# leave every invariant true. Prints RESULT fp_POINT ...
+fault_failpoint()
+{
+    point=$1
+    skip=$2
+    start_nats
+    start_redis
+    plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
+    fault_config "$T/jw.yaml" "sleep: 1ms" "reject_if_contains: please-reject"
+    "$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provision failed"
+    : >"$T/dead"
+    for i in $(seq 1 10); do
+        fault_pub 100 "m$i-"
+        "$JW" pub -s "$NATS_URL" -q work.x "{\"message_id\":\"r$i-%d\",\"x\":\"please-reject\"}" \
+            --count 2 --id "r$i-%d" || fail "publish of rejects failed"
+        printf 'r%s-1\nr%s-2\n' "$i" "$i" | tee -a "$T/published" >>"$T/dead"
+    done
+    jw_start jw "$T/jw.yaml" JW_FAILPOINT="$point" JW_FAILPOINT_SKIP="$skip"
+    p=$(pid_of jw)
+    rc=0
+    wait "$p" || rc=$?
+    [ $rc = 137 ] || fail "jetway with fail point $point exited with $rc, want 137 (SIGKILL)"
+    grep -q "failpoint $point: killing the process" "$T/jw.log" || fail "fail point $point not hit"
+    mid=$(committed worker)
+    letters=$(si DLQ messages)
+    note "$point: killed after $mid committed, $letters letters"
+    [ "$mid" -lt 1000 ] || fail "every message was committed before the crash; the test proves nothing"
+    crash_window "$T/rerun"
+    note "crash window: $(wc -l <"$T/rerun") ids handled but not marked done"
+
+    jw_start jw2 "$T/jw.yaml"
+    jw_wait_running jw2
+    wait_for 60 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" -ge 20 ]" ||
+        fail "expected 20 dead letters, have $(si DLQ messages)"
+    fault_check "fp_$point" --rerun "$T/rerun" --expect-dead "$T/dead" \
+        --extra "killed_at=$mid" --extra "letters_before_kill=$letters"
+    jw_stop jw2 || fail "the restarted jetway exited non-zero"
+}
