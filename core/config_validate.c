@@ -135,6 +135,37 @@ check_handler(cfg_ctx *c, const jw_config *cfg, const cfgnode *node, const char 
         cfg_err_key(c, node, "handler", "unknown handler '%s': not in plugins.instances", handler);
 }
 
+/* Room a letter needs beyond the original payload: the Jetway-* headers. */
+#define LETTER_HEADROOM 4096
+
+/*
+ * A letter is the original payload plus diagnostics headers: a declared
+ * dead-letter stream whose max_msg_size cannot hold the largest message of
+ * the source stream would refuse the letter forever (the message is then
+ * NAKed again and again, never settled).
+ */
+static void
+check_letter_size(cfg_ctx *c, const jw_config *cfg, const cfg_consumer *k, const cfg_stream *src,
+                  const cfgnode *node)
+{
+    for (size_t i = 0; i < cfg->nstreams; i++) {
+        const cfg_stream *d = &cfg->streams[i];
+        if (d == src || d->max_msg_size <= 0)
+            continue;
+        bool captures = false;
+        for (size_t j = 0; j < d->nsubjects && !captures; j++)
+            captures = d->subjects[j] != NULL && cfg_subject_match(d->subjects[j], k->dead_letter);
+        if (!captures)
+            continue;
+        if (src->max_msg_size <= 0 || d->max_msg_size < src->max_msg_size + LETTER_HEADROOM)
+            cfg_err_key(c, node, "dead_letter",
+                        "dead-letter stream '%s' has max_msg_size %lld, which cannot hold a letter "
+                        "of stream '%s' (max_msg_size %s plus %d bytes of headers)",
+                        d->name, (long long)d->max_msg_size, src->name,
+                        src->max_msg_size <= 0 ? "unlimited" : "declared", LETTER_HEADROOM);
+    }
+}
+
 /* The consumer's filter lies within the stream; its letters do not loop. */
 static void
 check_subjects(cfg_ctx *c, const cfg_consumer *k, const cfg_stream *s, const cfgnode *node)
@@ -227,6 +258,8 @@ check_consumers(cfg_ctx *c, const jw_config *cfg)
         check_handler(c, cfg, node, k->handler);
         if (s != NULL) {
             check_subjects(c, k, s, node);
+            if (k->dead_letter != NULL)
+                check_letter_size(c, cfg, k, s, node);
             if (!c->consumers[i].bad && !c->streams[si].bad)
                 check_ttl(c, k, s, node);
             check_workqueue(c, cfg, i, s);

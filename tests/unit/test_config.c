@@ -262,6 +262,18 @@ test_defaults(void **state)
 }
 
 static void
+test_letter_too_large_for_dlq(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    max_msg_size: 1KiB\n"
+                       "  - name: DLQ\n    subjects: [dlq.>]\n    max_msg_size: 2KiB\n"
+                       "consumers:\n"
+                       "  - {name: c, stream: ORDERS, handler: order, dead_letter: dlq.c}\n",
+                  "13:60: consumers[0].dead_letter: dead-letter stream 'DLQ' has max_msg_size 2048",
+                  NULL);
+}
+
+static void
 test_syntax_error(void **state)
 {
     (void)state;
@@ -769,6 +781,7 @@ main(void)
         cmocka_unit_test(test_workqueue_and_overlap),
         cmocka_unit_test(test_sections_misc),
         cmocka_unit_test(test_five_mistakes),
+        cmocka_unit_test(test_letter_too_large_for_dlq),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_unreadable_and_free),
     };
