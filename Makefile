@@ -62,7 +62,6 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 # build into the same directory): objects depend on a stamp of the flags.
 FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
-$(shell mkdir -p $(BUILD); echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) 2>/dev/null || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
 
 CORE_SRCS  := $(wildcard core/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -84,7 +83,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all plugins test unit integration test-asan asan demo bench install clean \
+.PHONY: FORCE all plugins test unit integration test-asan asan demo bench install clean \
         format format-check deps check-deps soak
 
 all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
@@ -133,6 +132,13 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+# Rewritten only when the flags differ, so its mtime marks the last change.
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ 2>/dev/null || echo '$(FLAGS_NOW)' > $@
+
+FORCE:
+
 deps:
 	@scripts/deps
 
@@ -163,7 +169,10 @@ bench: deps
 	$(MAKE) BUILD=build/bench all
 	@JETWAY_BUILD=build/bench scripts/bench
 
-install: $(BUILD)/jetway
+# install copies what `make` built (it does not rebuild: installing a test
+# or sanitizer build must not silently rebuild it with other flags).
+install:
+	@test -x $(BUILD)/jetway || { echo "make install: run 'make' first ($(BUILD)/jetway missing)"; exit 1; }
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/jetway \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/jetway/plugins
 	install -m 0755 $(BUILD)/jetway $(DESTDIR)$(PREFIX)/bin/jetway
