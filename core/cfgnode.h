@@ -18,9 +18,9 @@ typedef enum { CFGNODE_SCALAR = 0, CFGNODE_SEQ, CFGNODE_MAP } cfgnode_type;
 typedef struct cfgnode cfgnode;
 struct cfgnode {
     cfgnode_type type;
-    int line, column;   /* 1-based position of the node's value */
-    int quoted;         /* scalar was quoted (so "true" is a string) */
-    char *scalar;       /* CFGNODE_SCALAR: text after ${VAR} substitution */
+    int line, column; /* 1-based position of the node's value */
+    int quoted;       /* scalar was quoted (so "true" is a string) */
+    char *scalar;     /* CFGNODE_SCALAR: text after ${VAR} substitution */
     /* CFGNODE_MAP: keys[i] -> items[i]; CFGNODE_SEQ: items[i] */
     char **keys;
     int *key_lines, *key_columns;

@@ -98,8 +98,8 @@ dlq_publish(job *j, const char *reason, char *err, size_t errlen)
     if (s == NATS_OK) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MaxWait = j->g->cfg->nats.request_timeout_ms > 0 ? j->g->cfg->nats.request_timeout_ms
-                                                             : 5000;
+        po.MaxWait =
+            j->g->cfg->nats.request_timeout_ms > 0 ? j->g->cfg->nats.request_timeout_ms : 5000;
         s = js_PublishMsg(&pa, r->js, m, &po, &jerr);
     }
     natsMsg_Destroy(m);

@@ -2,9 +2,9 @@
  * gen.h -- building and releasing topology generations.
  *
  * gen_create() takes a loaded, validated config (and owns it from then on,
- * also on failure), then creates the plugin instances it declares, reusing every instance of `prev` whose file bytes
- * and config are unchanged. On any error nothing is kept: instances it
- * created are finalised, and every located error is in errs.
+ * also on failure), then creates the plugin instances it declares, reusing every instance of `prev`
+ * whose file bytes and config are unchanged. On any error nothing is kept: instances it created are
+ * finalised, and every located error is in errs.
  *
  * Threads: gen_create runs plugin init(), so never on the loop (main thread
  * at start, the reload thread later). gen_ref/gen_unref from any thread.

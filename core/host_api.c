@@ -183,9 +183,8 @@ host_msg_header(const jw_msg *m, const char *key, const char **value)
 }
 
 /* Lease extension, fenced by the claim token (delivery-notes §2.3). */
-static const char extend_script[] =
-    "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+static const char extend_script[] = "if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then "
+                                    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
 static int
 host_in_progress(const jw_msg *m)

@@ -65,8 +65,8 @@ instance_create(rt *r, const jw_config *cfg, const cfg_plugin *p, cfg_errors *er
     int rc = mod->desc->init(&r->host, inst, json, &inst->ctx, perr, sizeof(perr));
     if (rc != 0) {
         cfg_errors_add(errs, "%s:%d:%d: plugins.instances[%zu]: plugin '%s' init failed: %s",
-                       cfg->path, p->loc.line, p->loc.column, (size_t)(p - cfg->plugins),
-                       p->name, perr[0] ? perr : "no reason given");
+                       cfg->path, p->loc.line, p->loc.column, (size_t)(p - cfg->plugins), p->name,
+                       perr[0] ? perr : "no reason given");
         inst->ctx = NULL;
         atomic_store(&inst->refs, 0);
         free(inst->name);
@@ -77,8 +77,8 @@ instance_create(rt *r, const jw_config *cfg, const cfg_plugin *p, cfg_errors *er
         return NULL;
     }
     log_info("plugin instance '%s' loaded: %s %s (ABI %u.%u, sha256 %.12s)", p->name,
-             mod->desc->name, mod->desc->version ? mod->desc->version : "?",
-             mod->desc->abi_major, mod->desc->abi_minor, mod->sha256);
+             mod->desc->name, mod->desc->version ? mod->desc->version : "?", mod->desc->abi_major,
+             mod->desc->abi_minor, mod->sha256);
     return inst;
 }
 

@@ -83,11 +83,21 @@ buf_put_json_str(char *buf, size_t cap, size_t *pos, const char *s)
         char esc[7];
         size_t n = 0;
         switch (*p) {
-        case '"': n = 2, esc[0] = '\\', esc[1] = '"'; break;
-        case '\\': n = 2, esc[0] = '\\', esc[1] = '\\'; break;
-        case '\n': n = 2, esc[0] = '\\', esc[1] = 'n'; break;
-        case '\r': n = 2, esc[0] = '\\', esc[1] = 'r'; break;
-        case '\t': n = 2, esc[0] = '\\', esc[1] = 't'; break;
+        case '"':
+            n = 2, esc[0] = '\\', esc[1] = '"';
+            break;
+        case '\\':
+            n = 2, esc[0] = '\\', esc[1] = '\\';
+            break;
+        case '\n':
+            n = 2, esc[0] = '\\', esc[1] = 'n';
+            break;
+        case '\r':
+            n = 2, esc[0] = '\\', esc[1] = 'r';
+            break;
+        case '\t':
+            n = 2, esc[0] = '\\', esc[1] = 't';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc, "\\u00", 4);

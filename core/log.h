@@ -38,10 +38,10 @@ void jw_log(int level, const log_ctx *ctx, const char *fmt, ...) JW_PRINTF(3, 4)
 #define log_error(...) jw_log(JW_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...)  jw_log(JW_LOG_WARN, NULL, __VA_ARGS__)
 #define log_info(...)  jw_log(JW_LOG_INFO, NULL, __VA_ARGS__)
-#define log_debug(...)                                                                             \
-    do {                                                                                           \
-        if (log_level_enabled(JW_LOG_DEBUG))                                                       \
-            jw_log(JW_LOG_DEBUG, NULL, __VA_ARGS__);                                               \
+#define log_debug(...)                               \
+    do {                                             \
+        if (log_level_enabled(JW_LOG_DEBUG))         \
+            jw_log(JW_LOG_DEBUG, NULL, __VA_ARGS__); \
     } while (0)
 
 #endif /* JW_LOG_H */

@@ -39,11 +39,11 @@
 #include "jetway/plugin.h"
 
 typedef struct plugin_module {
-    char *path;           /* realpath of the file */
-    char *file;           /* name inside plugin_dir */
-    char sha256[65];      /* hex digest of the file's bytes */
-    void *dl;             /* dlopen handle */
-    const jw_plugin *desc;/* checked descriptor */
+    char *path;            /* realpath of the file */
+    char *file;            /* name inside plugin_dir */
+    char sha256[65];       /* hex digest of the file's bytes */
+    void *dl;              /* dlopen handle */
+    const jw_plugin *desc; /* checked descriptor */
 } plugin_module;
 
 /* Load and check `file` from `plugin_dir`. 0, or -1 with err set. */

@@ -50,11 +50,11 @@ typedef struct service_rt service_rt;
  * worker once refs reaches zero. Immutable after init except refs.
  */
 struct jw_instance {
-    char *name;            /* instance name from plugins.instances[].name */
+    char *name; /* instance name from plugins.instances[].name */
     char *file;
     plugin_module *mod;
-    char *config_json;     /* what init() got; compared on reload */
-    void *ctx;             /* the plugin's */
+    char *config_json; /* what init() got; compared on reload */
+    void *ctx;         /* the plugin's */
     atomic_int refs;
     stats_plugin *st;
 };
@@ -81,10 +81,10 @@ typedef enum {
 
 typedef enum {
     SETTLE_NONE = 0,
-    SETTLE_ACK,      /* handler succeeded */
-    SETTLE_NAK,      /* redeliver after delay_ms */
-    SETTLE_DEAD,     /* dead letter published: TERM */
-    SETTLE_DUP,      /* already done: ACK without handling */
+    SETTLE_ACK,  /* handler succeeded */
+    SETTLE_NAK,  /* redeliver after delay_ms */
+    SETTLE_DEAD, /* dead letter published: TERM */
+    SETTLE_DUP,  /* already done: ACK without handling */
 } settle_kind;
 
 /*
@@ -93,21 +93,21 @@ typedef enum {
  * worker, Redis callback) until job_finish() returns it.
  */
 typedef struct job {
-    mpsc_node node;  /* link on a loop queue */
-    pool_item item;  /* link on a pool queue */
+    mpsc_node node; /* link on a loop queue */
+    pool_item item; /* link on a pool queue */
     job_kind kind;
-    consumer_rt *c;  /* JOB_MESSAGE */
-    service_rt *svc; /* JOB_REQUEST */
-    gen *g;          /* referenced */
-    instance *inst;  /* the handler, from g */
+    consumer_rt *c;         /* JOB_MESSAGE */
+    service_rt *svc;        /* JOB_REQUEST */
+    gen *g;                 /* referenced */
+    instance *inst;         /* the handler, from g */
     const cfg_consumer *cc; /* from g->cfg */
-    natsMsg *msg;    /* owned */
+    natsMsg *msg;           /* owned */
     jsmeta meta;
     int has_id;
-    int claimed;     /* a Redis claim is held (token below) */
-    int unclaimed;   /* processed without claim (on_unavailable: process) */
-    int rejected;    /* handler said REJECT: its dead letter counts as result "reject" */
-    int busy;        /* claim held elsewhere: its NAK counts as result "busy" */
+    int claimed;             /* a Redis claim is held (token below) */
+    int unclaimed;           /* processed without claim (on_unavailable: process) */
+    int rejected;            /* handler said REJECT: its dead letter counts as result "reject" */
+    int busy;                /* claim held elsewhere: its NAK counts as result "busy" */
     const char *dead_reason; /* dead-letter without calling the handler */
     settle_kind settle;
     int64_t delay_ms;
@@ -147,15 +147,15 @@ struct consumer_rt {
     job *free_jobs;         /* under mu */
     int nfree;
 
-    atomic_int stop;        /* fetcher: exit after the current fetch */
-    atomic_int exited;      /* fetcher has returned */
-    atomic_int dedup;       /* claims needed */
+    atomic_int stop;           /* fetcher: exit after the current fetch */
+    atomic_int exited;         /* fetcher has returned */
+    atomic_int dedup;          /* claims needed */
     atomic_int pause_on_redis; /* dedup with on_unavailable: pause */
     pool_queue q;
     stats_consumer *st;
-    int removed;            /* loop: removed by reload, draining */
-    int prune;              /* loop: delete the durable once drained */
-    consumer_rt *next;      /* loop: rt list */
+    int removed;       /* loop: removed by reload, draining */
+    int prune;         /* loop: delete the durable once drained */
+    consumer_rt *next; /* loop: rt list */
 };
 
 /* A request/reply endpoint (core NATS queue subscription). */
@@ -164,13 +164,13 @@ struct service_rt {
     char *name;
     natsSubscription *sub;
     pthread_mutex_t mu;
-    gen *g;                 /* under mu */
-    instance *inst;         /* under mu */
+    gen *g;                   /* under mu */
+    instance *inst;           /* under mu */
     const cfg_service_ep *ep; /* under mu */
     pool_queue q;
     atomic_int inflight;
-    int removed;            /* loop: removed by reload, draining */
-    service_rt *next;       /* loop: rt list */
+    int removed;      /* loop: removed by reload, draining */
+    service_rt *next; /* loop: rt list */
 };
 
 struct rt {
@@ -181,7 +181,7 @@ struct rt {
     jsCtx *js;
     struct rds *rds;
     pool *pool;
-    gen *cur;               /* loop: current generation */
+    gen *cur; /* loop: current generation */
     uint64_t next_gen_id;
     consumer_rt *consumers; /* loop */
     service_rt *services;   /* loop */
@@ -197,12 +197,12 @@ struct rt {
     int reload_pending;
     uint64_t reload_seq;
     atomic_int redis_up;
-    atomic_int stopping;    /* for threads: shutting down */
-    jw_host host;           /* the table handed to plugins */
-    void *http;             /* http server, when configured */
-    void *otlp;             /* span exporter, when configured */
+    atomic_int stopping; /* for threads: shutting down */
+    jw_host host;        /* the table handed to plugins */
+    void *http;          /* http server, when configured */
+    void *otlp;          /* span exporter, when configured */
     int grace_expired;
-    job *commit_retry;      /* loop: commits that failed on Redis, re-sent on reconnect */
+    job *commit_retry; /* loop: commits that failed on Redis, re-sent on reconnect */
     int64_t grace_deadline_ms;
 };
 

@@ -153,7 +153,8 @@ on_redis_state(void *ud, int up)
 
 /* ---- drain and stop ---- */
 
-static void on_closed_noop(uv_handle_t *h)
+static void
+on_closed_noop(uv_handle_t *h)
 {
     (void)h;
 }
@@ -453,8 +454,8 @@ rt_main(const rt_options *opts)
         return 1;
     }
     log_setup(cfg->log.format == CFG_LOG_JSON, cfg->log.level, cfg->service.name);
-    log_info("jetway starting: config %s (sha256 %.12s), %zu consumers, %zu services",
-             cfg->path, cfg->digest, cfg->nconsumers, cfg->nservices);
+    log_info("jetway starting: config %s (sha256 %.12s), %zu consumers, %zu services", cfg->path,
+             cfg->digest, cfg->nconsumers, cfg->nservices);
 
     int rc = 1;
     if (connect_nats(r, cfg) != 0)

@@ -87,9 +87,8 @@ service_start(rt *r, gen *g, const cfg_service_ep *ep)
     s->inst = gen_instance(g, ep->handler);
     atomic_init(&s->inflight, 0);
     pool_queue_init(&s->q, ep->concurrency, service_run, s);
-    natsStatus st = natsConnection_QueueSubscribe(&s->sub, r->nc, ep->subject,
-                                                  ep->queue ? ep->queue : ep->name,
-                                                  service_on_msg, s);
+    natsStatus st = natsConnection_QueueSubscribe(
+        &s->sub, r->nc, ep->subject, ep->queue ? ep->queue : ep->name, service_on_msg, s);
     if (st == NATS_OK)
         st = natsSubscription_SetPendingLimits(s->sub, 65536, 64 * 1024 * 1024);
     if (st != NATS_OK) {

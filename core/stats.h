@@ -73,8 +73,8 @@ typedef struct stats_consumer {
 } stats_consumer;
 
 typedef struct stats_plugin {
-    char name[128];     /* instance name */
-    char plugin[128];   /* descriptor name */
+    char name[128];   /* instance name */
+    char plugin[128]; /* descriptor name */
     char version[64];
     char abi[16];
     int active;
@@ -94,9 +94,9 @@ typedef struct stats_global {
     atomic_uint_fast64_t redis_timeouts;
     atomic_uint_fast64_t reloads_ok;
     atomic_uint_fast64_t reloads_failed;
-    atomic_int_fast64_t last_reload_ts;   /* unix seconds */
+    atomic_int_fast64_t last_reload_ts; /* unix seconds */
     atomic_int last_reload_ok;
-    char config_digest[65];               /* written on the loop under stats_lock */
+    char config_digest[65]; /* written on the loop under stats_lock */
     atomic_int draining;
     atomic_int_fast64_t loop_heartbeat_ms; /* monotonic ms of the loop's last tick */
     atomic_uint_fast64_t spans_dropped;

@@ -18,8 +18,8 @@ typedef struct hello {
 } hello;
 
 static int
-hello_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx,
-           char *err, size_t errlen)
+hello_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
+           size_t errlen)
 {
     (void)config_json;
     hello *h = calloc(1, sizeof(*h));
@@ -54,12 +54,8 @@ hello_fini(void *ctx)
 }
 
 static const jw_plugin hello_plugin = {
-    JW_PLUGIN_STAMP,
-    .name = "hello",
-    .version = "1.0.0",
-    .init = hello_init,
-    .handle = hello_handle,
-    .fini = hello_fini,
+    JW_PLUGIN_STAMP,    .name = "hello",        .version = "1.0.0",
+    .init = hello_init, .handle = hello_handle, .fini = hello_fini,
 };
 
 JW_PLUGIN_DEFINE(hello_plugin)

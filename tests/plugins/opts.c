@@ -40,13 +40,8 @@ static const jw_option opts_options[] = {
 };
 
 static const jw_plugin opts_plugin = {
-    JW_PLUGIN_STAMP,
-    .name = "opts",
-    .version = "1.0.0",
-    .options = opts_options,
-    .init = opts_init,
-    .handle = opts_handle,
-    .fini = opts_fini,
+    JW_PLUGIN_STAMP,   .name = "opts",        .version = "1.0.0", .options = opts_options,
+    .init = opts_init, .handle = opts_handle, .fini = opts_fini,
 };
 
 JW_PLUGIN_DEFINE(opts_plugin)

@@ -79,9 +79,8 @@ msgid__json_field__extracted_or_reason(void **state)
     (void)state;
     char out[300], why[256];
     const char *ok = "{\"message_id\":\"m-1\",\"x\":1}";
-    assert_int_equal(msgid_from_json(ok, strlen(ok), "message_id", out, sizeof(out), why,
-                                     sizeof(why)),
-                     0);
+    assert_int_equal(
+        msgid_from_json(ok, strlen(ok), "message_id", out, sizeof(out), why, sizeof(why)), 0);
     assert_string_equal(out, "m-1");
     const char *num = "{\"id\":42}";
     assert_int_equal(msgid_from_json(num, strlen(num), "id", out, sizeof(out), why, sizeof(why)),
@@ -95,8 +94,7 @@ msgid__json_field__extracted_or_reason(void **state)
     assert_non_null(strstr(why, "not valid JSON"));
     const char *none = "{\"other\":1}";
     assert_int_equal(
-        msgid_from_json(none, strlen(none), "message_id", out, sizeof(out), why, sizeof(why)),
-        -1);
+        msgid_from_json(none, strlen(none), "message_id", out, sizeof(out), why, sizeof(why)), -1);
     assert_non_null(strstr(why, "no 'message_id' field"));
     const char *obj = "{\"message_id\":{}}";
     assert_int_equal(

@@ -43,8 +43,8 @@ extern "C" {
 #define JW_STR_(x) #x
 #define JW_STR(x)  JW_STR_(x)
 /* Everything that must agree for the ABI structs to mean the same bytes. */
-#define JW_BUILD_SIG                                                                               \
-    "p" JW_STR(__SIZEOF_POINTER__) ".z" JW_STR(__SIZEOF_SIZE_T__) ".l" JW_STR(                     \
+#define JW_BUILD_SIG                                                           \
+    "p" JW_STR(__SIZEOF_POINTER__) ".z" JW_STR(__SIZEOF_SIZE_T__) ".l" JW_STR( \
         __SIZEOF_LONG__) ".o" JW_STR(__BYTE_ORDER__)
 
 #if defined(__GNUC__)
@@ -111,8 +111,8 @@ typedef enum jw_verdict {
 /* Filled by handle(); the host pre-sets verdict = JW_ACK, delay_ms = -1. */
 typedef struct jw_result {
     jw_verdict verdict;
-    int64_t delay_ms;            /* JW_RETRY: >= 0 overrides the backoff list */
-    char reason[JW_REASON_MAX];  /* JW_RETRY/JW_REJECT: logged, put in the letter */
+    int64_t delay_ms;           /* JW_RETRY: >= 0 overrides the backoff list */
+    char reason[JW_REASON_MAX]; /* JW_RETRY/JW_REJECT: logged, put in the letter */
 } jw_result;
 
 /* Declared options of a plugin; the host validates the YAML against them. */
@@ -215,21 +215,20 @@ typedef struct jw_host {
 
     /* Counters of the plugin's own, exported as jetway_plugin_<name>_total
      * with a `plugin` label. Register in init(); add from any thread. */
-    int (*counter_register)(jw_instance *inst, const char *name, const char *help,
-                            uint32_t *id);
+    int (*counter_register)(jw_instance *inst, const char *name, const char *help, uint32_t *id);
     void (*counter_add)(jw_instance *inst, uint32_t id, uint64_t n);
 
     /* -- ABI 1.0 ends here; add new members below this line -- */
 } jw_host;
 
 typedef struct jw_plugin {
-    uint32_t magic;       /* JW_PLUGIN_MAGIC */
-    uint16_t abi_major;   /* JW_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;   /* JW_ABI_MINOR the plugin was built with */
-    uint32_t struct_size; /* sizeof(jw_plugin) at build time */
-    const char *build_sig; /* JW_BUILD_SIG */
-    const char *name;     /* [a-z0-9_]+ */
-    const char *version;  /* the plugin's own version, informational */
+    uint32_t magic;           /* JW_PLUGIN_MAGIC */
+    uint16_t abi_major;       /* JW_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;       /* JW_ABI_MINOR the plugin was built with */
+    uint32_t struct_size;     /* sizeof(jw_plugin) at build time */
+    const char *build_sig;    /* JW_BUILD_SIG */
+    const char *name;         /* [a-z0-9_]+ */
+    const char *version;      /* the plugin's own version, informational */
     const jw_option *options; /* schema of the YAML `config:` block, or NULL */
 
     /* config_json: the validated `config:` block with defaults applied, as a
@@ -247,17 +246,17 @@ typedef struct jw_plugin {
 typedef const jw_plugin *(*jw_plugin_query_fn)(uint32_t host_major, uint32_t host_minor);
 
 /* Define the exported query for a plugin that supports this header's major. */
-#define JW_PLUGIN_DEFINE(desc)                                                                     \
-    JW_EXPORT const jw_plugin *jw_plugin_query(uint32_t host_major, uint32_t host_minor);          \
-    const jw_plugin *jw_plugin_query(uint32_t host_major, uint32_t host_minor)                     \
-    {                                                                                              \
-        (void)host_minor;                                                                          \
-        return host_major == JW_ABI_MAJOR ? &(desc) : NULL;                                        \
+#define JW_PLUGIN_DEFINE(desc)                                                            \
+    JW_EXPORT const jw_plugin *jw_plugin_query(uint32_t host_major, uint32_t host_minor); \
+    const jw_plugin *jw_plugin_query(uint32_t host_major, uint32_t host_minor)            \
+    {                                                                                     \
+        (void)host_minor;                                                                 \
+        return host_major == JW_ABI_MAJOR ? &(desc) : NULL;                               \
     }
 
 /* Fill the stamp fields of a descriptor. */
-#define JW_PLUGIN_STAMP                                                                            \
-    .magic = JW_PLUGIN_MAGIC, .abi_major = JW_ABI_MAJOR, .abi_minor = JW_ABI_MINOR,                \
+#define JW_PLUGIN_STAMP                                                             \
+    .magic = JW_PLUGIN_MAGIC, .abi_major = JW_ABI_MAJOR, .abi_minor = JW_ABI_MINOR, \
     .struct_size = sizeof(jw_plugin), .build_sig = JW_BUILD_SIG
 
 #ifdef __cplusplus
