@@ -64,6 +64,8 @@ typedef struct cfg_nats {
     int64_t reconnect_wait_max_ms;/* default 5s */
     int64_t request_timeout_ms;   /* JetStream API and publish timeout; default 5s */
     char *inbox_prefix;   /* custom inbox prefix, optional */
+    bool send_asap;       /* write each publish/ack/pull at once instead of via cnats's
+                             flusher (lower latency, more syscalls); default false */
 } cfg_nats;
 
 typedef struct cfg_redis {

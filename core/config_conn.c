@@ -149,12 +149,15 @@ parse_tls(cfg_ctx *c, const cfgnode *n, cfg_nats *nt)
 void
 config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
 {
+    /* clang-format off */
     static const char *const keys[] = {"servers",         "name",           "user",
                                        "password",        "password_file",  "password_env",
                                        "token",           "token_file",     "token_env",
                                        "nkey_seed_file",  "creds_file",     "tls",
                                        "connect_timeout", "reconnect_wait", "reconnect_wait_max",
-                                       "request_timeout", "inbox_prefix",   NULL};
+                                       "request_timeout", "inbox_prefix",   "send_asap",
+                                       NULL};
+    /* clang-format on */
     bool bad;
     const cfgnode *n = cfg_get_section(c, root, "nats", &bad);
     size_t mark = cfg_path_key(c, "nats");
@@ -223,6 +226,7 @@ config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
             cfg_path_pop(c, m2);
         }
     }
+    cfg_get_bool(c, n, "send_asap", &nt->send_asap);
     cfg_path_pop(c, mark);
 }
 

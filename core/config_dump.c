@@ -199,6 +199,7 @@ dump_nats(FILE *fp, const cfg_nats *n)
     kv_dur(fp, 2, "reconnect_wait_max", n->reconnect_wait_max_ms);
     kv_dur(fp, 2, "request_timeout", n->request_timeout_ms);
     kv_str(fp, 2, "inbox_prefix", n->inbox_prefix);
+    kv_bool(fp, 2, "send_asap", n->send_asap);
 }
 
 static void

@@ -62,12 +62,28 @@ job_finish(job *j)
     gen_unref(r, g, 1);
 }
 
+/* Append s at p, never past end - 1 (where the NUL goes); returns the end. */
+static char *
+key_put(char *p, char *end, const char *s)
+{
+    while (*s && p < end - 1)
+        *p++ = *s++;
+    return p;
+}
+
 void
 job_dedup_key(job *j)
 {
+    /* "<prefix>:<consumer>:<id>", truncated like snprintf would, without
+     * its cost on every message */
     const cfg_dedup *d = &j->cc->dedup;
-    snprintf(j->key, sizeof(j->key), "%s:%s:%s", d->key_prefix ? d->key_prefix : "jw",
-             j->cc->name, j->id);
+    char *end = j->key + sizeof(j->key);
+    char *p = key_put(j->key, end, d->key_prefix ? d->key_prefix : "jw");
+    p = key_put(p, end, ":");
+    p = key_put(p, end, j->cc->name);
+    p = key_put(p, end, ":");
+    p = key_put(p, end, j->id);
+    *p = '\0';
 }
 
 /* Fill a job from a fetched message (fetcher thread). */

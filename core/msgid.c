@@ -71,12 +71,17 @@ msgid_extract(natsMsg *msg, int header_first, const char *field, char *out, size
     const char *hdr = NULL;
     int have = 0;
     if (header_first && natsMsgHeader_Get(msg, "Nats-Msg-Id", &hdr) == NATS_OK && hdr) {
-        const char *bad = msgid_check(hdr, strlen(hdr));
+        size_t hl = strlen(hdr);
+        const char *bad = msgid_check(hdr, hl);
         if (bad) {
             snprintf(why, whylen, "bad Nats-Msg-Id: %s", bad);
             return why;
         }
-        snprintf(out, outlen, "%s", hdr);
+        /* (a copy, not snprintf: this runs for every message) */
+        if (hl >= outlen)
+            hl = outlen - 1;
+        memcpy(out, hdr, hl);
+        out[hl] = '\0';
         have = 1;
     }
     if (!have) {

@@ -7,7 +7,8 @@
  * It creates its durable with js_AddConsumer (so startup costs what jetway's
  * startup costs), binds to it, fetches batches of --batch and acks every
  * message with natsMsg_Ack until -n messages are acked, flushes the acks and
- * prints {"msgs":N,"seconds":S,"msgs_per_s":R} (S counts from process start).
+ * prints {"msgs":N,"seconds":S,"msgs_per_s":R,"cpu_s":C} (S counts from
+ * process start; C is the process's user + system CPU time so far).
  *
  * Fetching: a no_wait request for --batch returns whatever is stored right
  * away; only when nothing is available does it wait, and then for ONE
@@ -27,6 +28,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -256,8 +258,12 @@ main(int argc, char **argv)
     if (s != NATS_OK)
         bench_die("flush", s);
     double secs = (double)(bench_mono_ns() - start) / 1e9;
-    printf("{\"msgs\":%lld,\"seconds\":%.3f,\"msgs_per_s\":%.0f}\n", acked, secs,
-           (double)acked / secs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    printf("{\"msgs\":%lld,\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"cpu_s\":%.3f}\n", acked, secs,
+           (double)acked / secs, cpu);
     fflush(stdout);
 
     /* Destroy, never Unsubscribe: the durable stays (and we created it). */

@@ -25,7 +25,8 @@
  *
  * serve commands: claim TAG KEY TOKEN LEASE | commit TAG KEY TOKEN TTL MARK |
  *   release TAG KEY TOKEN | extend TAG KEY TOKEN LEASE | ping TAG |
- *   burst TAG N PREFIX LEASE (N claims at once) | wait-up TAG SECS |
+ *   burst TAG N PREFIX LEASE (N claims at once) |
+ *   cburst TAG N PREFIX TOKEN TTL MARK (N commits at once) | wait-up TAG SECS |
  *   wait-down TAG SECS | stats TAG | quit
  */
 #include <fcntl.h>
@@ -73,6 +74,7 @@ static struct {
     char burst_tag[64];
     int burst_left;
     int burst_n[6];
+    int burst_commits; /* the burst is of commits (cburst) */
 } sv;
 
 /* One outstanding command's tag; malloc'd, freed by its callback. */
@@ -109,6 +111,13 @@ on_burst(void *ud, rds_result res, int64_t aux)
     int total = 0;
     for (int i = 0; i < 6; i++)
         total += sv.burst_n[i];
+    if (sv.burst_commits) {
+        printf("R %s CBURST ok=%d done=%d lost=%d error=%d total=%d\n", sv.burst_tag,
+               sv.burst_n[RDS_OK], sv.burst_n[RDS_DONE], sv.burst_n[RDS_LEASE_LOST],
+               sv.burst_n[RDS_ERROR], total);
+        next_command();
+        return;
+    }
     printf("R %s BURST claimed=%d busy=%d done=%d error=%d total=%d\n", sv.burst_tag,
            sv.burst_n[RDS_CLAIMED], sv.burst_n[RDS_BUSY], sv.burst_n[RDS_DONE],
            sv.burst_n[RDS_ERROR], total);
@@ -209,10 +218,22 @@ run_line(char *line)
         snprintf(sv.burst_tag, sizeof(sv.burst_tag), "%s", tag);
         memset(sv.burst_n, 0, sizeof(sv.burst_n));
         sv.burst_left = n;
+        sv.burst_commits = 0;
         for (int i = 0; i < n; i++) {
             char key[256];
             snprintf(key, sizeof(key), "%s:%d", argv[3], i);
             rds_claim(sv.r, key, "burst", atoll(argv[4]), on_burst, NULL);
+        }
+    } else if (!strcmp(cmd, "cburst") && argc == 7) {
+        int n = atoi(argv[2]);
+        snprintf(sv.burst_tag, sizeof(sv.burst_tag), "%s", tag);
+        memset(sv.burst_n, 0, sizeof(sv.burst_n));
+        sv.burst_left = n;
+        sv.burst_commits = 1;
+        for (int i = 0; i < n; i++) {
+            char key[256];
+            snprintf(key, sizeof(key), "%s:%d", argv[3], i);
+            rds_commit(sv.r, key, argv[4], atoll(argv[5]), argv[6], on_burst, NULL);
         }
     } else if ((!strcmp(cmd, "wait-up") || !strcmp(cmd, "wait-down")) && argc == 3) {
         int want = !strcmp(cmd, "wait-up");

@@ -203,6 +203,7 @@ test_defaults(void **state)
     assert_int_equal(cfg->nats.reconnect_wait_ms, 250);
     assert_int_equal(cfg->nats.reconnect_wait_max_ms, 5000);
     assert_int_equal(cfg->nats.request_timeout_ms, 5000);
+    assert_false(cfg->nats.send_asap);
     assert_false(cfg->has_redis);
     const cfg_stream *s = &cfg->streams[0];
     assert_int_equal(s->storage, CFG_STORAGE_FILE);
@@ -253,6 +254,12 @@ test_defaults(void **state)
     assert_int_equal(cfg->consumers[0].dedup.lease_ms, 2000);
     assert_int_equal(cfg->consumers[0].max_ack_pending, 300); /* max(2*batch, concurrency) */
     config_free(cfg);
+
+    cfg = load_ok("nats:\n  send_asap: true\n");
+    assert_true(cfg->nats.send_asap);
+    config_free(cfg);
+    expect_errors("nats:\n  send_asap: 1\n",
+                  "2:14: nats.send_asap: expected a boolean (true or false), got '1'", NULL);
 
     /* An empty file is all defaults. */
     cfg = load_ok("");

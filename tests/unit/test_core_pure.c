@@ -57,6 +57,11 @@ jsmeta__malformed__refused(void **state)
     assert_int_equal(jsmeta_parse("$JS.ACK.S.C.1.2.3", &m), -1);
     assert_int_equal(jsmeta_parse("$JS.ACK.S.C.x.2.3.4.5", &m), -1);
     assert_int_equal(jsmeta_parse("$JS.ACK.S.C.1.2.3.4.99999999999999999999999", &m), -1);
+    /* the last uint64 is taken, one more is refused */
+    assert_int_equal(jsmeta_parse("$JS.ACK.S.C.1.2.3.4.18446744073709551615", &m), 0);
+    assert_true(m.pending == UINT64_MAX);
+    assert_int_equal(jsmeta_parse("$JS.ACK.S.C.1.2.3.4.18446744073709551616", &m), -1);
+    assert_int_equal(jsmeta_parse("$JS.ACK.S.C.1.2.3.4.28446744073709551615", &m), -1);
 }
 
 static void
