@@ -236,13 +236,7 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
         cfg->nservers ? (const char **)cfg->servers : (const char **)default_servers;
     int nservers = cfg->nservers ? (int)cfg->nservers : 1;
 
-    /* cnats spins up to 2000 trylocks on a contended mutex before it
-     * sleeps (its default when the library opens itself); with more
-     * threads than the CPUs of a small host that spinning is pure waste.
-     * Only the first open of the library sets it; later calls are no-ops. */
-    natsStatus s = nats_Open(0);
-    if (s == NATS_OK)
-        s = natsOptions_Create(&opts);
+    natsStatus s = natsOptions_Create(&opts);
     if (s == NATS_OK)
         s = natsOptions_SetServers(opts, servers, nservers);
     if (s == NATS_OK && cfg->name)
