@@ -27,6 +27,8 @@
 #include "settle.h"
 
 #define TICK_MS 100
+/* How often commits that failed without a disconnect are sent again. */
+#define COMMIT_RETRY_MS 1000
 
 static rt the_rt;
 static pthread_t loop_thread;
@@ -291,8 +293,17 @@ static void
 on_tick(uv_timer_t *t)
 {
     rt *r = t->data;
-    atomic_store(&stats.loop_heartbeat_ms, (int_fast64_t)(clock_mono_ns() / 1000000));
+    uint64_t now_ms = clock_mono_ns() / 1000000;
+    atomic_store(&stats.loop_heartbeat_ms, (int_fast64_t)now_ms);
     reap_removed(r);
+    /* Commits whose outcome was unknown are re-sent when Redis comes back;
+     * an error that did not drop the connection (a refused or garbled
+     * reply) gets no such event, so retry those every second too. */
+    if (r->commit_retry && r->rds && rds_connected(r->rds) &&
+        now_ms - r->commit_retry_ms >= COMMIT_RETRY_MS) {
+        r->commit_retry_ms = now_ms;
+        settle_redis_up(r);
+    }
     if (r->draining && all_drained(r)) {
         log_info("drain: complete");
         finish_loop(r);
