@@ -203,6 +203,7 @@ struct rt {
     void *otlp;          /* span exporter, when configured */
     int grace_expired;
     job *commit_retry; /* loop: commits that failed on Redis, re-sent on reconnect */
+    uint64_t commit_retry_ms; /* loop: when they were last re-sent */
     int64_t grace_deadline_ms;
 };
 
