@@ -6,7 +6,8 @@
 #   orders_start          nats-server, redis-server (AOF), the plugin dir,
 #                         then the roles: inventory (seeds the stock), audit
 #                         (sees every event), payment, order
-#   orders_role ROLE      start one role (again, e.g. after a kill -9)
+#   orders_role ROLE [VAR=VALUE...]  start one role (again, e.g. after a
+#                         kill -9), with extra environment
 #   orders_load N [ARGS]  `jetway load` of N orders with --redis --json,
 #                         appending its summary to $T/load.json and its
 #                         accepted orders to $T/accepted.txt; its status
@@ -58,9 +59,17 @@ orders_start()
 
 orders_role()
 {
-    jw_start "$1" "$ORDERS_CONFIG_DIR/$1.yaml"
-    jw_wait_running "$1" 60
-    orders_say "$1 running (pid $(pid_of "$1"), log $T/$1.log)"
+    local role=$1 i=1
+    shift
+    # A restart: the earlier process's log moves to ROLE.N.log, so the wait
+    # below sees the new process's "jetway running".
+    if [ -f "$T/$role.log" ]; then
+        while [ -f "$T/$role.$i.log" ]; do i=$((i + 1)); done
+        mv "$T/$role.log" "$T/$role.$i.log"
+    fi
+    jw_start "$role" "$ORDERS_CONFIG_DIR/$role.yaml" "$@"
+    jw_wait_running "$role" 60
+    orders_say "$role running (pid $(pid_of "$role"), log $T/$role.log)"
 }
 
 orders_load()
