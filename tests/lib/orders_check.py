@@ -12,7 +12,8 @@ Checks, each printed as a failure when it does not hold:
   * ORDERS: one orders.created.v1 per accepted order, and exactly one
     decision (orders.confirmed.v1 or orders.cancelled.v1) per accepted
     order, the one `jetway load` saw, with its reason; no event of an order
-    nobody accepted (but --foreign ORDER_ID ones, injected by a test);
+    nobody accepted, but the --injected messages of a test, and no event
+    names the order of an injected one;
   * every message id is unique in its stream and equals the payload's
     message_id;
   * PAYMENTS: at most one completed or failed per order, never both; a
@@ -24,7 +25,8 @@ Checks, each printed as a failure when it does not hold:
     >= 0, reserved == 0, available + reserved + sold == initial and sold ==
     the quantities of the confirmed orders;
   * audit: every event of the three streams is in the log exactly once
-    (stream, seq) with its subject, message id and data, nothing else is;
+    (stream, seq) with its subject, message id and data, nothing else is
+    (the --unaudited messages must be absent);
   * DLQ: exactly --letters messages.
 
 Prints one JSON object of counts on stdout; exit 0 when all hold, 1 if not.
@@ -114,8 +116,11 @@ def main():
     ap.add_argument("--dumps", required=True, help="dir of STREAM.jsonl dumps")
     ap.add_argument("--audit", required=True, help="audit directory")
     ap.add_argument("--redis", required=True, help="host:port")
-    ap.add_argument("--foreign", action="append", default=[],
-                    help="order id of an event a test injected (not from jetway load)")
+    ap.add_argument("--injected", action="append", default=[], metavar="STREAM:SEQ",
+                    help="a message a test published itself: no order check; no other "
+                         "event may name its order_id")
+    ap.add_argument("--unaudited", action="append", default=[], metavar="STREAM:SEQ",
+                    help="an injected message the audit role must have refused")
     ap.add_argument("--letters", type=int, default=0, help="dead letters expected")
     a = ap.parse_args()
 
@@ -152,8 +157,18 @@ def main():
 
     # -- streams
     streams = {n: load_stream(a.dumps, n) for n in EVENT_STREAMS + ("DLQ",)}
-    foreign = set(a.foreign)
-    known = set(accepted) | foreign
+    def key(text):
+        st, sq = text.split(":")
+        return (st, int(sq))
+    injected = {key(x) for x in a.injected + a.unaudited}
+    unaudited = {key(x) for x in a.unaudited}
+    inj_msgs = [m for n in EVENT_STREAMS for m in streams[n] if (n, m["seq"]) in injected]
+    check(len(inj_msgs) == len(injected), "injected messages: found %d of %d" % (len(inj_msgs), len(injected)))
+    foreign = {oid(m) for m in inj_msgs if isinstance(oid(m), str)}
+    known = set(accepted)
+    for m in (m for n in EVENT_STREAMS for m in streams[n] if (n, m["seq"]) not in injected):
+        check(oid(m) not in foreign, "%s seq %d: %s of the injected order %s"
+              % (m["stream"], m["seq"], m["subject"], oid(m)))
     for name in EVENT_STREAMS:
         ids = collections.Counter(msg_id(m) for m in streams[name])
         dups = [i for i, c in ids.items() if c > 1]
@@ -161,7 +176,7 @@ def main():
         check(None not in ids, "%s: a message without Nats-Msg-Id" % name)
         for m in streams[name]:
             d = m["doc"]
-            if oid(m) in foreign:
+            if (name, m["seq"]) in injected:
                 continue
             if not check(isinstance(d, dict), "%s seq %d: payload is not a JSON object" % (name, m["seq"])):
                 continue
@@ -173,7 +188,7 @@ def main():
     by = collections.defaultdict(lambda: collections.defaultdict(list))  # subject -> order -> [msg]
     for name in EVENT_STREAMS:
         for m in streams[name]:
-            if oid(m) not in foreign:
+            if (name, m["seq"]) not in injected:
                 by[m["subject"]][oid(m)].append(m)
 
     def n_of(subject, o):
@@ -258,7 +273,8 @@ def main():
         with open(seg) as f:
             recs += [json.loads(line) for line in f if line.endswith("\n")]
     seen = collections.Counter((x["stream"], x["seq"]) for x in recs)
-    events = {(m["stream"], m["seq"]): m for n in EVENT_STREAMS for m in streams[n]}
+    events = {(m["stream"], m["seq"]): m for n in EVENT_STREAMS for m in streams[n]
+              if (n, m["seq"]) not in unaudited}
     twice = [k for k, c in seen.items() if c > 1]
     absent = [k for k in events if k not in seen]
     extra = [k for k in seen if k not in events]
@@ -266,7 +282,9 @@ def main():
     counts["events"] = len(events)
     check(not twice, "audit: %d events recorded twice, e.g. %s" % (len(twice), twice[:3]))
     check(not absent, "audit: %d events missing, e.g. %s" % (len(absent), absent[:3]))
-    check(not extra, "audit: %d records of no event, e.g. %s" % (len(extra), extra[:3]))
+    check(not extra, "audit: %d records of no event (or of one it must refuse), e.g. %s"
+          % (len(extra), extra[:3]))
+    counts["unaudited"] = len(unaudited)
     ids = collections.Counter((x["stream"], x["message_id"]) for x in recs)
     check(all(c == 1 for c in ids.values()), "audit: a message id recorded twice")
     for x in recs:
