@@ -92,6 +92,7 @@ typedef struct load_opts {
     double timeout_s;
     double request_timeout_s;
     int json;
+    const char *accepted_out; /* file of accepted orders and their decisions, or NULL */
     load_sku skus[LOAD_SKUS_MAX];
     int nskus;
 } load_opts;
@@ -505,7 +506,8 @@ static void
 load_usage(FILE *fp)
 {
     fprintf(fp, "usage: jetway load [-s URL] [--orders N] [--rate R] [--inflight K] [--skus LIST]\n"
-                "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n\n"
+                "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
+                "                   [--accepted-out FILE]\n\n"
                 "Send orders.create requests to the order service, wait until every accepted\n"
                 "order is confirmed or cancelled, and print a summary.\n\n"
                 "  -s, --server URL     NATS server (default $NATS_URL or nats://127.0.0.1:4222)\n"
@@ -520,7 +522,9 @@ load_usage(FILE *fp)
                 "      --subject SUBJ   request subject (default orders.create)\n"
                 "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
                 "                       available + reserved + sold == initial\n"
-                "      --json           print the summary as one JSON object\n\n"
+                "      --json           print the summary as one JSON object\n"
+                "      --accepted-out FILE  write one line per accepted order:\n"
+                "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
                 "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
 }
 
@@ -528,12 +532,19 @@ static int
 load_parse(int argc, char **argv, load_opts *o)
 {
     static const struct option longs[] = {
-        {"server", required_argument, NULL, 's'},  {"orders", required_argument, NULL, 'n'},
-        {"rate", required_argument, NULL, 'r'},    {"inflight", required_argument, NULL, 'k'},
-        {"skus", required_argument, NULL, 'S'},    {"seed", required_argument, NULL, 'e'},
-        {"timeout", required_argument, NULL, 't'}, {"redis", required_argument, NULL, 'R'},
-        {"json", no_argument, NULL, 'j'},          {"subject", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"orders", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},
+        {"inflight", required_argument, NULL, 'k'},
+        {"skus", required_argument, NULL, 'S'},
+        {"seed", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'},
+        {"redis", required_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'j'},
+        {"subject", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {"accepted-out", required_argument, NULL, 'A'},
+        {NULL, 0, NULL, 0},
     };
     const char *env = getenv("NATS_URL");
     char *end;
@@ -592,6 +603,9 @@ load_parse(int argc, char **argv, load_opts *o)
             break;
         case 'u':
             o->subject = optarg;
+            break;
+        case 'A':
+            o->accepted_out = optarg;
             break;
         case 'h':
             load_usage(stdout);
@@ -741,6 +755,40 @@ load_print_text(const cJSON *s)
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "ok")) ? "ok" : "FAILED");
 }
 
+/*
+ * Write the accepted orders, one a line: ORDER_ID DECISION [REASON], so a
+ * test can match them with the events in the streams. 0 or -1 with a
+ * message. Only after the subscriptions are gone (no lock needed).
+ */
+static int
+load_write_accepted(const load_run *run, const char *path)
+{
+    static const char *const names[] = {"undecided", "confirmed", "cancelled"};
+    FILE *fp = fopen(path, "w");
+
+    if (fp == NULL) {
+        fprintf(stderr, "jetway load: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < run->nslots; i++) {
+        const load_slot *s = &run->slots[i];
+        const load_req *r;
+        if (s->id[0] == '\0' || s->idx < 0)
+            continue; /* empty, or a decision of an order this run did not send */
+        r = &run->reqs[s->idx];
+        if (r->state != REQ_ACCEPTED)
+            continue;
+        fprintf(fp, "%s %s%s%s\n", s->id, names[r->decision],
+                r->decision == DEC_CANCELLED ? " " : "",
+                r->decision == DEC_CANCELLED ? run->reasons[r->reason] : "");
+    }
+    if (fclose(fp) != 0) {
+        fprintf(stderr, "jetway load: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Send every request (bounded in flight, paced), then wait for the decisions. */
 static long
 load_drive(load_run *run, const load_opts *o, natsConnection *nc, const char *inbox, int64_t t0,
@@ -879,6 +927,8 @@ cmd_load(int argc, char **argv)
         int ok = run.accepted > 0 && run.decided == run.accepted;
         pthread_mutex_unlock(&run.mu);
         if (o.redis_url != NULL && load_redis_checks(&o, summary) != 0)
+            ok = 0;
+        if (o.accepted_out != NULL && load_write_accepted(&run, o.accepted_out) != 0)
             ok = 0;
         cJSON_AddBoolToObject(summary, "ok", ok);
         rc = ok ? 0 : 1;
