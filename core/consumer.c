@@ -435,7 +435,10 @@ consumer_drained(consumer_rt *c)
     pthread_mutex_lock(&c->mu);
     int n = c->inflight;
     pthread_mutex_unlock(&c->mu);
-    return n == 0;
+    /* A worker still returning from this consumer's last job touches its
+     * pool queue (under the pool lock) after job_finish() dropped inflight
+     * to 0: the consumer may be freed only once the pool is done with it. */
+    return n == 0 && pool_queue_busy(c->r->pool, &c->q) == 0;
 }
 
 void

@@ -5,6 +5,7 @@
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,8 +18,10 @@
 
 static atomic_int log_json = 1;
 static atomic_int log_min_level = JW_LOG_INFO;
-/* Replaced only on the loop thread during reload; readers may see either. */
+/* Replaced on the loop thread during reload while other threads log: read
+ * and written under log_service_mu (logging is not on the hot path). */
 static char log_service[64] = "jetway";
+static pthread_mutex_t log_service_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -34,7 +37,9 @@ log_setup(int json, int level, const char *service)
 void
 log_set_service(const char *service)
 {
+    pthread_mutex_lock(&log_service_mu);
     snprintf(log_service, sizeof(log_service), "%s", service);
+    pthread_mutex_unlock(&log_service_mu);
 }
 
 void
@@ -172,7 +177,11 @@ jw_log(int level, const log_ctx *ctx, const char *fmt, ...)
         snprintf(buf, sizeof(buf), "%s %-5s %s", when, level_names[level], msg);
         pos = strlen(buf);
     }
-    put_field(buf, sizeof(buf), &pos, json, "service", log_service);
+    char service[sizeof(log_service)];
+    pthread_mutex_lock(&log_service_mu);
+    memcpy(service, log_service, sizeof(service));
+    pthread_mutex_unlock(&log_service_mu);
+    put_field(buf, sizeof(buf), &pos, json, "service", service);
     if (ctx) {
         put_field(buf, sizeof(buf), &pos, json, "plugin", ctx->plugin);
         put_field(buf, sizeof(buf), &pos, json, "consumer", ctx->consumer);

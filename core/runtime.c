@@ -412,17 +412,21 @@ print_errors(const cfg_errors *errs)
 static void
 teardown(rt *r, int abandon_workers)
 {
+    if (abandon_workers) {
+        /* Grace expired with handlers still running: don't wait for them
+         * (their messages come back after ack_wait), and free nothing a
+         * running worker may still touch. */
+        log_info("exiting without waiting for running handlers");
+        for (consumer_rt *c = r->consumers; c; c = c->next)
+            consumer_stop(c);
+        natsconn_close(r->nc, r->js);
+        return;
+    }
+    /* Drained: every job has finished and no worker touches a consumer. */
     while (r->consumers) {
         consumer_rt *c = r->consumers;
         r->consumers = c->next;
         consumer_free(c);
-    }
-    if (abandon_workers) {
-        /* Grace expired with handlers still running: don't wait for them.
-         * Their messages come back after ack_wait. */
-        log_info("exiting without waiting for running handlers");
-        natsconn_close(r->nc, r->js);
-        return;
     }
     while (r->services) {
         service_rt *s = r->services;

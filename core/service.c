@@ -126,7 +126,8 @@ service_stop(service_rt *s)
 int
 service_drained(service_rt *s)
 {
-    return atomic_load(&s->inflight) == 0;
+    /* As for consumers: the worker touches the queue after the last job. */
+    return atomic_load(&s->inflight) == 0 && pool_queue_busy(s->r->pool, &s->q) == 0;
 }
 
 void
