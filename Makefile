@@ -6,6 +6,8 @@
 #   make unit            unit tests only (no servers)
 #   make integration     integration tests only
 #   make test-asan       the test suite built with -fsanitize=address,undefined
+#   make tsan            the integration suite under ThreadSanitizer
+#   make valgrind        the unit tests under valgrind memcheck
 #   make demo            the order-processing pipeline end to end
 #   make bench           throughput/latency against a raw cnats baseline
 #   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
@@ -87,7 +89,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: FORCE all plugins test unit integration test-asan asan demo bench install clean \
+.PHONY: FORCE all plugins test unit integration test-asan asan tsan valgrind demo bench install clean \
         format format-check deps check-deps soak
 
 all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
@@ -165,6 +167,18 @@ test-asan asan:
 	$(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 JW_NO_DLCLOSE=1 JW_SANITIZED=1 \
 	    $(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 integration
+
+# ThreadSanitizer over the integration suite (not part of `make test`: the
+# Debian libraries are not instrumented, and it is slow).
+tsan:
+	$(MAKE) BUILD=build/tsan SAN=thread FAILPOINTS=1 all
+	TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0" \
+	    $(MAKE) BUILD=build/tsan SAN=thread FAILPOINTS=1 integration
+
+# The unit tests under valgrind memcheck (leaks are errors).
+valgrind: all $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) \
+	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t; done
 
 demo: deps all
 	@JETWAY_BUILD=$(BUILD) scripts/demo
