@@ -172,7 +172,7 @@ test-asan asan:
 # Debian libraries are not instrumented, and it is slow).
 tsan:
 	$(MAKE) BUILD=build/tsan SAN=thread FAILPOINTS=1 all
-	TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0" \
+	TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0 suppressions=$(CURDIR)/tests/tsan.supp" \
 	    $(MAKE) BUILD=build/tsan SAN=thread FAILPOINTS=1 integration
 
 # The unit tests under valgrind memcheck (leaks are errors).
