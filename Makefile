@@ -160,7 +160,8 @@ test: deps
 	$(MAKE) FAILPOINTS=1 unit
 	$(MAKE) FAILPOINTS=1 integration
 	$(MAKE) test-asan
-	@echo "make test: all suites passed"
+	@cat $(BUILD)/integration.count build/asan/integration.count | \
+	    awk '{p += $$1; f += $$2} END {printf "tests: %d passed, %d failed\n", p, f}'
 
 test-asan asan:
 	$(MAKE) BUILD=build/asan SAN=1 FAILPOINTS=1 all
