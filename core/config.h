@@ -21,7 +21,11 @@
 #include "cfgnode.h"
 
 typedef enum { CFG_STORAGE_FILE = 0, CFG_STORAGE_MEMORY } cfg_storage;
-typedef enum { CFG_RETENTION_LIMITS = 0, CFG_RETENTION_WORKQUEUE, CFG_RETENTION_INTEREST } cfg_retention;
+typedef enum {
+    CFG_RETENTION_LIMITS = 0,
+    CFG_RETENTION_WORKQUEUE,
+    CFG_RETENTION_INTEREST
+} cfg_retention;
 typedef enum { CFG_DISCARD_OLD = 0, CFG_DISCARD_NEW } cfg_discard;
 typedef enum {
     CFG_DELIVER_ALL = 0,
@@ -40,14 +44,14 @@ typedef struct cfg_loc {
 } cfg_loc;
 
 typedef struct cfg_service_section {
-    char *name;          /* service name in logs and metrics; default "jetway" */
-    int workers;         /* handler worker threads; default 2 x CPUs, max 256 */
+    char *name;                /* service name in logs and metrics; default "jetway" */
+    int workers;               /* handler worker threads; default 2 x CPUs, max 256 */
     int64_t shutdown_grace_ms; /* SIGTERM: wait this long for running handlers; default 30s */
-    char *instance_id;   /* unique id of this process; default hostname-pid */
+    char *instance_id;         /* unique id of this process; default hostname-pid */
 } cfg_service_section;
 
 typedef struct cfg_nats {
-    char **servers;       /* nats://host:port URLs; default {"nats://127.0.0.1:4222"} */
+    char **servers; /* nats://host:port URLs; default {"nats://127.0.0.1:4222"} */
     size_t nservers;
     char *name;           /* connection name; default service.name */
     char *user;           /* user/password auth */
@@ -58,21 +62,22 @@ typedef struct cfg_nats {
     char *tls_ca;         /* CA bundle; setting any tls_* enables TLS */
     char *tls_cert;
     char *tls_key;
-    char *tls_hostname;   /* expected server name, optional */
-    int64_t connect_timeout_ms;   /* default 2s */
-    int64_t reconnect_wait_ms;    /* default 250ms; jittered, grows to reconnect_wait_max */
-    int64_t reconnect_wait_max_ms;/* default 5s */
-    int64_t request_timeout_ms;   /* JetStream API and publish timeout; default 5s */
-    char *inbox_prefix;   /* custom inbox prefix, optional */
-    bool send_asap;       /* write each publish/ack/pull at once instead of via cnats's
-                             flusher (lower latency, more syscalls); default false */
+    char *tls_hostname;            /* expected server name, optional */
+    int64_t connect_timeout_ms;    /* default 2s */
+    int64_t reconnect_wait_ms;     /* default 250ms; jittered, grows to reconnect_wait_max */
+    int64_t reconnect_wait_max_ms; /* default 5s */
+    int64_t request_timeout_ms;    /* JetStream API and publish timeout; default 5s */
+    char *inbox_prefix;            /* custom inbox prefix, optional */
+    bool send_asap;                /* write each publish/ack/pull at once instead of via cnats's
+                                      flusher (lower latency, more syscalls); default false */
 } cfg_nats;
 
 typedef struct cfg_redis {
-    char *url;          /* redis://[user[:password]@]host:port[/db] or unix:///path; default redis://127.0.0.1:6379 */
-    char *host;         /* parsed from url (IP literal or name), or NULL for unix */
+    char *url;  /* redis://[user[:password]@]host:port[/db] or unix:///path; default
+                   redis://127.0.0.1:6379 */
+    char *host; /* parsed from url (IP literal or name), or NULL for unix */
     int port;
-    char *unix_path;    /* unix socket path, or NULL */
+    char *unix_path; /* unix socket path, or NULL */
     int db;
     char *user;         /* ACL user, optional */
     char *password;     /* secret: from url, password, password_file or password_env */
@@ -80,20 +85,21 @@ typedef struct cfg_redis {
 } cfg_redis;
 
 typedef struct cfg_dedup {
-    bool enabled;        /* default true when a redis section exists */
-    char *key_prefix;    /* default "jw" -> key "<prefix>:<consumer>:<id>" */
-    char *id_from;       /* "header" (Nats-Msg-Id, then JSON field) or a JSON field name; default "message_id" */
-    char *id_field;      /* the JSON field tried when the header is absent; default "message_id" */
-    int64_t lease_ms;    /* claim lease; default ack_wait * 2/3; must be < ack_wait */
-    int64_t ttl_ms;      /* done-marker TTL; default 72h; must be >= stream duplicate_window */
+    bool enabled;     /* default true when a redis section exists */
+    char *key_prefix; /* default "jw" -> key "<prefix>:<consumer>:<id>" */
+    char *id_from;    /* "header" (Nats-Msg-Id, then JSON field) or a JSON field name; default
+                         "message_id" */
+    char *id_field;   /* the JSON field tried when the header is absent; default "message_id" */
+    int64_t lease_ms; /* claim lease; default ack_wait * 2/3; must be < ack_wait */
+    int64_t ttl_ms;   /* done-marker TTL; default 72h; must be >= stream duplicate_window */
     cfg_unavailable on_unavailable; /* default pause */
     cfg_loc loc;
 } cfg_dedup;
 
 typedef struct cfg_plugin {
-    char *name;        /* instance name the consumers' `handler` refers to */
-    char *file;        /* file name inside plugins.dir (no '/'), default "<name>.so" */
-    cfgnode *config;   /* the `config:` subtree (a mapping) or NULL; owned */
+    char *name;      /* instance name the consumers' `handler` refers to */
+    char *file;      /* file name inside plugins.dir (no '/'), default "<name>.so" */
+    cfgnode *config; /* the `config:` subtree (a mapping) or NULL; owned */
     cfg_loc loc;
 } cfg_plugin;
 
@@ -101,14 +107,14 @@ typedef struct cfg_stream {
     char *name;
     char **subjects;
     size_t nsubjects;
-    cfg_storage storage;     /* default file */
-    cfg_retention retention; /* default limits */
-    cfg_discard discard;     /* default old */
-    int64_t max_age_ms;      /* 0 = unlimited */
-    int64_t max_bytes;       /* -1 = unlimited */
-    int64_t max_msgs;        /* -1 = unlimited */
-    int64_t max_msg_size;    /* -1 = unlimited */
-    int replicas;            /* default 1 */
+    cfg_storage storage;         /* default file */
+    cfg_retention retention;     /* default limits */
+    cfg_discard discard;         /* default old */
+    int64_t max_age_ms;          /* 0 = unlimited */
+    int64_t max_bytes;           /* -1 = unlimited */
+    int64_t max_msgs;            /* -1 = unlimited */
+    int64_t max_msg_size;        /* -1 = unlimited */
+    int replicas;                /* default 1 */
     int64_t duplicate_window_ms; /* default 2m */
     cfg_loc loc;
 } cfg_stream;
@@ -122,30 +128,31 @@ typedef struct cfg_consumer {
     int max_deliver;      /* host-enforced; default 5 */
     int64_t *backoff_ms;  /* NAK delays by delivery; the last repeats; default {1s} */
     size_t nbackoff;
-    int max_ack_pending;  /* server and host in-flight bound; default max(2*batch, concurrency) */
-    int concurrency;      /* concurrent handler calls; default 1 */
-    int batch;            /* fetch batch size; default 64 */
-    cfg_deliver deliver_policy;  /* default all */
-    uint64_t opt_start_seq;      /* by_start_sequence */
-    int64_t opt_start_time_ns;   /* by_start_time (RFC 3339 in YAML) */
-    char *dead_letter;    /* subject for letters, or NULL = log and TERM is refused: letters are required when max_deliver is finite */
+    int max_ack_pending; /* server and host in-flight bound; default max(2*batch, concurrency) */
+    int concurrency;     /* concurrent handler calls; default 1 */
+    int batch;           /* fetch batch size; default 64 */
+    cfg_deliver deliver_policy; /* default all */
+    uint64_t opt_start_seq;     /* by_start_sequence */
+    int64_t opt_start_time_ns;  /* by_start_time (RFC 3339 in YAML) */
+    char *dead_letter; /* subject for letters, or NULL = log and TERM is refused: letters are
+                          required when max_deliver is finite */
     cfg_dedup dedup;
-    bool prune;           /* delete the durable when removed by a reload */
+    bool prune; /* delete the durable when removed by a reload */
     cfg_loc loc;
 } cfg_consumer;
 
-typedef struct cfg_service_ep {   /* request/reply endpoint (core NATS) */
+typedef struct cfg_service_ep { /* request/reply endpoint (core NATS) */
     char *name;
     char *subject;
-    char *queue;          /* queue group; default the name */
-    char *handler;        /* plugin instance */
-    int concurrency;      /* default 1 */
+    char *queue;     /* queue group; default the name */
+    char *handler;   /* plugin instance */
+    int concurrency; /* default 1 */
     cfg_loc loc;
 } cfg_service_ep;
 
 typedef struct cfg_http {
-    char *listen;         /* "127.0.0.1:9090"; NULL = no HTTP endpoint */
-    char *host;           /* parsed */
+    char *listen; /* "127.0.0.1:9090"; NULL = no HTTP endpoint */
+    char *host;   /* parsed */
     int port;
 } cfg_http;
 
@@ -155,19 +162,19 @@ typedef struct cfg_log {
 } cfg_log;
 
 typedef struct cfg_tracing {
-    char *otlp_endpoint;   /* http://host:port/v1/traces, or NULL */
+    char *otlp_endpoint;        /* http://host:port/v1/traces, or NULL */
     int64_t export_interval_ms; /* default 1s */
-    int queue_size;        /* spans buffered before dropping; default 4096 */
+    int queue_size;             /* spans buffered before dropping; default 4096 */
 } cfg_tracing;
 
 typedef struct jw_config {
-    char *path;           /* the file it was read from */
-    char digest[65];      /* sha-256 of the file's bytes, hex */
+    char *path;      /* the file it was read from */
+    char digest[65]; /* sha-256 of the file's bytes, hex */
     cfg_service_section service;
     cfg_nats nats;
     cfg_redis redis;
-    bool has_redis;       /* a redis section was given */
-    char *plugin_dir;     /* absolute; plugins.dir */
+    bool has_redis;   /* a redis section was given */
+    char *plugin_dir; /* absolute; plugins.dir */
     cfg_plugin *plugins;
     size_t nplugins;
     cfg_stream *streams;

@@ -240,8 +240,7 @@ fetcher_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (atomic_load(&c->stop))
             break;
-        if (credits <= 0 ||
-            (atomic_load(&c->pause_on_redis) && !atomic_load(&r->redis_up)))
+        if (credits <= 0 || (atomic_load(&c->pause_on_redis) && !atomic_load(&r->redis_up)))
             continue;
         int n = credits < batch ? credits : batch;
 

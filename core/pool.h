@@ -32,11 +32,11 @@ struct pool_queue {
     pool_item *head, *tail; /* waiting items, under pool.mu */
     int waiting;
     int running;
-    int limit;              /* max concurrent runs; changeable under pool.mu */
+    int limit; /* max concurrent runs; changeable under pool.mu */
     int on_runnable;
     pool_queue *next_runnable;
     pool_run_fn run;
-    void *data;             /* the owner's */
+    void *data; /* the owner's */
 };
 
 typedef struct pool pool;

@@ -26,12 +26,12 @@
 typedef struct rds rds;
 
 typedef enum {
-    RDS_OK = 0,           /* commit/release/extend applied */
-    RDS_CLAIMED,          /* claim: key was absent, now P|token with the lease */
-    RDS_DONE,             /* claim: D|... present; commit: already done */
-    RDS_BUSY,             /* claim: P|other; aux = remaining lease ms */
-    RDS_LEASE_LOST,       /* commit/release/extend: the claim is no longer ours */
-    RDS_ERROR,            /* disconnected, timed out or Redis error: outcome unknown */
+    RDS_OK = 0,     /* commit/release/extend applied */
+    RDS_CLAIMED,    /* claim: key was absent, now P|token with the lease */
+    RDS_DONE,       /* claim: D|... present; commit: already done */
+    RDS_BUSY,       /* claim: P|other; aux = remaining lease ms */
+    RDS_LEASE_LOST, /* commit/release/extend: the claim is no longer ours */
+    RDS_ERROR,      /* disconnected, timed out or Redis error: outcome unknown */
 } rds_result;
 
 typedef void (*rds_cb)(void *ud, rds_result res, int64_t aux);

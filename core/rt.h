@@ -202,7 +202,7 @@ struct rt {
     void *http;          /* http server, when configured */
     void *otlp;          /* span exporter, when configured */
     int grace_expired;
-    job *commit_retry; /* loop: commits that failed on Redis, re-sent on reconnect */
+    job *commit_retry;        /* loop: commits that failed on Redis, re-sent on reconnect */
     uint64_t commit_retry_ms; /* loop: when they were last re-sent */
     int64_t grace_deadline_ms;
 };

@@ -138,17 +138,16 @@ build_view(job *j, jw_msg *v)
  * ARGV[4] is "1" count this handler start in the journal (TTL ARGV[3] ms)
  * and return the count, else 0; done elsewhere -> -1; held elsewhere -> -2.
  */
-static const char script_prestart[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v and v ~= 'P|' .. ARGV[1] then\n"
-    "  if string.sub(v, 1, 2) == 'D|' then return -1 end\n"
-    "  return -2\n"
-    "end\n"
-    "redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
-    "if ARGV[4] ~= '1' then return 0 end\n"
-    "local n = redis.call('INCR', KEYS[2])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
-    "return n\n";
+static const char script_prestart[] = "local v = redis.call('GET', KEYS[1])\n"
+                                      "if v and v ~= 'P|' .. ARGV[1] then\n"
+                                      "  if string.sub(v, 1, 2) == 'D|' then return -1 end\n"
+                                      "  return -2\n"
+                                      "end\n"
+                                      "redis.call('SET', KEYS[1], 'P|' .. ARGV[1], 'PX', ARGV[2])\n"
+                                      "if ARGV[4] ~= '1' then return 0 end\n"
+                                      "local n = redis.call('INCR', KEYS[2])\n"
+                                      "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
+                                      "return n\n";
 
 /*
  * Worker thread, before the handler of a claimed message. Two checks that
@@ -260,8 +259,9 @@ run_message(job *j)
             break;
         case JW_RETRY:
             if (last) {
-                snprintf(j->reason, sizeof(j->reason), "retries exhausted after %llu deliveries: %.180s",
-                         (unsigned long long)dl, res.reason[0] ? res.reason : "handler asked to retry");
+                snprintf(j->reason, sizeof(j->reason),
+                         "retries exhausted after %llu deliveries: %.180s", (unsigned long long)dl,
+                         res.reason[0] ? res.reason : "handler asked to retry");
                 dead_letter(j, j->reason);
             } else {
                 settle_nak(j, res.delay_ms >= 0 ? res.delay_ms : settle_backoff_ms(j->cc, dl));
@@ -276,9 +276,8 @@ run_message(job *j)
         default:
             j->rejected = res.verdict == JW_REJECT;
             snprintf(j->reason, sizeof(j->reason), "%s",
-                     res.verdict == JW_REJECT
-                         ? (res.reason[0] ? res.reason : "rejected by handler")
-                         : "handler returned an invalid verdict");
+                     res.verdict == JW_REJECT ? (res.reason[0] ? res.reason : "rejected by handler")
+                                              : "handler returned an invalid verdict");
             dead_letter(j, j->reason);
             break;
         }
