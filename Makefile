@@ -116,7 +116,7 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(
 	    $(shell pkg-config --cflags --libs libcjson) $$(cat plugins/$*/LIBS 2>/dev/null) \
 	    $(if $(SAN),$(SAN_FLAGS))
 
-$(BUILD)/tests/plugins/%.so: tests/plugins/%.c core/include/jetway/plugin.h $(FLAGS_STAMP)
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/fixture.h core/include/jetway/plugin.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \

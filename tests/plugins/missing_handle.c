@@ -1,49 +1,7 @@
 /*
  * missing_handle.so -- negative test fixture: the descriptor has no handle callback.
- * The descriptor is built by hand (not JW_PLUGIN_STAMP) so it can be wrong.
  */
-#include <jetway/plugin.h>
-#include <stddef.h>
-#include <stdio.h>
+#include "fixture.h"
 
-static int
-fx_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
-        size_t errlen)
-{
-    (void)host;
-    (void)inst;
-    (void)config_json;
-    (void)err;
-    (void)errlen;
-    *ctx = NULL;
-    return 0;
-}
-
-static void
-fx_fini(void *ctx)
-{
-    (void)ctx;
-}
-
-static const jw_plugin fx_desc = {
-    .magic = JW_PLUGIN_MAGIC,
-    .abi_major = JW_ABI_MAJOR,
-    .abi_minor = JW_ABI_MINOR,
-    .struct_size = sizeof(jw_plugin),
-    .build_sig = JW_BUILD_SIG,
-    .name = "missing_handle",
-    .version = "1",
-    .init = fx_init,
-    .fini = fx_fini,
-    .handle = NULL,
-};
-
-JW_EXPORT const jw_plugin *jw_plugin_query(uint32_t host_major, uint32_t host_minor);
-
-const jw_plugin *
-jw_plugin_query(uint32_t host_major, uint32_t host_minor)
-{
-    (void)host_major;
-    (void)host_minor;
-    return &fx_desc;
-}
+FX_DESCRIPTOR("missing_handle", JW_PLUGIN_MAGIC, JW_ABI_MAJOR, JW_ABI_MINOR, sizeof(jw_plugin),
+              JW_BUILD_SIG, NULL)
