@@ -198,30 +198,15 @@ parse_consumer(cfg_ctx *c, const cfgnode *it, cfg_consumer *k, bool has_redis)
     parse_dedup(c, it, k, has_redis, ack_ok);
 }
 
+static void
+consumer_item(cfg_ctx *c, const cfgnode *it, void *elem, void *ud)
+{
+    parse_consumer(c, it, elem, *(const bool *)ud);
+}
+
 void
 config_parse_consumers(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
 {
-    const cfgnode *seq = cfg_get_seq(c, root, "consumers");
-    if (seq == NULL || seq->n == 0)
-        return;
-    cfg->consumers = calloc(seq->n, sizeof(*cfg->consumers));
-    c->consumers = calloc(seq->n, sizeof(*c->consumers));
-    if (cfg->consumers == NULL || c->consumers == NULL) {
-        cfg_err_at(c, seq, "out of memory");
-        return;
-    }
-    size_t mark = cfg_path_key(c, "consumers");
-    for (size_t i = 0; i < seq->n; i++) {
-        size_t m = cfg_path_index(c, i);
-        const cfgnode *it = seq->items[i];
-        if (it->type != CFGNODE_MAP) {
-            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
-        } else {
-            size_t k = cfg->nconsumers++, e0 = cfg_errors_count(c);
-            parse_consumer(c, it, &cfg->consumers[k], cfg->has_redis);
-            c->consumers[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
-        }
-        cfg_path_pop(c, m);
-    }
-    cfg_path_pop(c, mark);
+    cfg->consumers = cfg_parse_list(c, root, "consumers", sizeof(*cfg->consumers), &cfg->nconsumers,
+                                    &c->consumers, consumer_item, &cfg->has_redis);
 }

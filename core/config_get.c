@@ -359,3 +359,34 @@ cfg_get_seq(cfg_ctx *c, const cfgnode *map, const char *key)
     cfg_path_pop(c, mark);
     return NULL;
 }
+
+void *
+cfg_parse_list(cfg_ctx *c, const cfgnode *root, const char *key, size_t elem_size, size_t *n,
+               cfg_item **items, cfg_item_fn parse, void *ud)
+{
+    const cfgnode *seq = cfg_get_seq(c, root, key);
+    if (seq == NULL || seq->n == 0)
+        return NULL;
+    char *arr = calloc(seq->n, elem_size);
+    *items = calloc(seq->n, sizeof(**items));
+    if (arr == NULL || *items == NULL) {
+        cfg_err_at(c, seq, "out of memory");
+        free(arr);
+        return NULL;
+    }
+    size_t mark = cfg_path_key(c, key);
+    for (size_t i = 0; i < seq->n; i++) {
+        size_t m = cfg_path_index(c, i);
+        const cfgnode *it = seq->items[i];
+        if (it->type != CFGNODE_MAP) {
+            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
+        } else {
+            size_t k = (*n)++, e0 = cfg_errors_count(c);
+            parse(c, it, arr + k * elem_size, ud);
+            (*items)[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
+        }
+        cfg_path_pop(c, m);
+    }
+    cfg_path_pop(c, mark);
+    return arr;
+}

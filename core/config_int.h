@@ -131,6 +131,17 @@ void cfg_absolutize(cfg_ctx *c, char **p);
 /* A file path key: absolute, and readable now (else an error). */
 void cfg_get_file(cfg_ctx *c, const cfgnode *m, const char *key, char **out);
 void config_parse_consumers(cfg_ctx *c, const cfgnode *root, jw_config *cfg);
+
+/*
+ * A list section (streams, consumers, services): the sequence `key` of
+ * root, one mapping per item. Returns the calloc'ed array of elem_size
+ * elements (NULL when absent or empty), counts the parsed items in *n,
+ * records each item's node and whether it had errors in *items, and calls
+ * parse(c, node, element, ud) for every mapping; other items are errors.
+ */
+typedef void (*cfg_item_fn)(cfg_ctx *c, const cfgnode *it, void *elem, void *ud);
+void *cfg_parse_list(cfg_ctx *c, const cfgnode *root, const char *key, size_t elem_size, size_t *n,
+                     cfg_item **items, cfg_item_fn parse, void *ud);
 void config_validate(cfg_ctx *c, jw_config *cfg);
 
 #endif /* JW_CONFIG_INT_H */

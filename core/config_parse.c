@@ -292,61 +292,19 @@ parse_service_ep(cfg_ctx *c, const cfgnode *it, cfg_service_ep *s)
     cfg_get_intv(c, it, "concurrency", 1, 1000000, &s->concurrency);
 }
 
-/* streams and services: the same list walk with a different item mapper. */
+/* Item mappers for cfg_parse_list. */
 static void
-parse_streams(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+stream_item(cfg_ctx *c, const cfgnode *it, void *elem, void *ud)
 {
-    const cfgnode *seq = cfg_get_seq(c, root, "streams");
-    if (seq == NULL || seq->n == 0)
-        return;
-    cfg->streams = calloc(seq->n, sizeof(*cfg->streams));
-    c->streams = calloc(seq->n, sizeof(*c->streams));
-    if (cfg->streams == NULL || c->streams == NULL) {
-        cfg_err_at(c, seq, "out of memory");
-        return;
-    }
-    size_t mark = cfg_path_key(c, "streams");
-    for (size_t i = 0; i < seq->n; i++) {
-        size_t m = cfg_path_index(c, i);
-        const cfgnode *it = seq->items[i];
-        if (it->type != CFGNODE_MAP) {
-            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
-        } else {
-            size_t k = cfg->nstreams++, e0 = cfg_errors_count(c);
-            parse_stream(c, it, &cfg->streams[k]);
-            c->streams[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
-        }
-        cfg_path_pop(c, m);
-    }
-    cfg_path_pop(c, mark);
+    (void)ud;
+    parse_stream(c, it, elem);
 }
 
 static void
-parse_services(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
+service_item(cfg_ctx *c, const cfgnode *it, void *elem, void *ud)
 {
-    const cfgnode *seq = cfg_get_seq(c, root, "services");
-    if (seq == NULL || seq->n == 0)
-        return;
-    cfg->services = calloc(seq->n, sizeof(*cfg->services));
-    c->services = calloc(seq->n, sizeof(*c->services));
-    if (cfg->services == NULL || c->services == NULL) {
-        cfg_err_at(c, seq, "out of memory");
-        return;
-    }
-    size_t mark = cfg_path_key(c, "services");
-    for (size_t i = 0; i < seq->n; i++) {
-        size_t m = cfg_path_index(c, i);
-        const cfgnode *it = seq->items[i];
-        if (it->type != CFGNODE_MAP) {
-            cfg_err_at(c, it, "expected a mapping, got a %s", cfg_node_kind(it));
-        } else {
-            size_t k = cfg->nservices++, e0 = cfg_errors_count(c);
-            parse_service_ep(c, it, &cfg->services[k]);
-            c->services[k] = (cfg_item){it, i, cfg_errors_count(c) > e0};
-        }
-        cfg_path_pop(c, m);
-    }
-    cfg_path_pop(c, mark);
+    (void)ud;
+    parse_service_ep(c, it, elem);
 }
 
 static void
@@ -417,8 +375,10 @@ config_parse_root(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
     config_parse_nats(c, root, cfg);
     config_parse_redis(c, root, cfg);
     parse_plugins(c, root, cfg);
-    parse_streams(c, root, cfg);
+    cfg->streams = cfg_parse_list(c, root, "streams", sizeof(*cfg->streams), &cfg->nstreams,
+                                  &c->streams, stream_item, NULL);
     config_parse_consumers(c, root, cfg);
-    parse_services(c, root, cfg);
+    cfg->services = cfg_parse_list(c, root, "services", sizeof(*cfg->services), &cfg->nservices,
+                                   &c->services, service_item, NULL);
     parse_misc(c, root, cfg);
 }
