@@ -86,19 +86,35 @@ job_dedup_key(job *j)
     *p = '\0';
 }
 
-/* Fill a job from a fetched message (fetcher thread). */
+/*
+ * Bind a fetched message to a job (fetcher thread): only what routing needs.
+ * The parse (job_parse) is left to whoever needs it first, so that the
+ * fetcher, one thread per consumer, goes back to the server quickly.
+ */
 static void
-job_prepare(consumer_rt *c, job *j, natsMsg *m, gen *g, const cfg_consumer *cc, instance *inst)
+job_bind(consumer_rt *c, job *j, natsMsg *m, gen *g, const cfg_consumer *cc, instance *inst,
+         uint64_t now_ns)
 {
     memset(j, 0, offsetof(job, id));
     j->id[0] = j->key[0] = j->token[0] = j->reason[0] = j->parent_span_id[0] = '\0';
+    j->trace_id[0] = j->span_id[0] = '\0';
     j->kind = JOB_MESSAGE;
     j->c = c;
     j->g = g;
     j->cc = cc;
     j->inst = inst;
     j->msg = m;
-    j->t_recv_ns = clock_mono_ns();
+    j->t_recv_ns = now_ns;
+}
+
+void
+job_parse(job *j)
+{
+    if (j->parsed)
+        return;
+    j->parsed = 1;
+    natsMsg *m = j->msg;
+    const cfg_consumer *cc = j->cc;
     if (jsmeta_parse(natsMsg_GetReply(m), &j->meta) != 0) {
         memset(&j->meta, 0, sizeof(j->meta));
         j->meta.delivered = 1;
@@ -122,6 +138,14 @@ job_prepare(consumer_rt *c, job *j, natsMsg *m, gen *g, const cfg_consumer *cc, 
     if (d->enabled && j->has_id) {
         job_dedup_key(j);
         rnd_hex(j->token, 16);
+    }
+    if (!d->enabled && !j->dead_reason && cc->max_deliver > 0 &&
+        j->meta.delivered > (uint64_t)cc->max_deliver) {
+        /* With dedup, claim_check() decides this against the start journal. */
+        snprintf(j->reason, sizeof(j->reason),
+                 "max deliveries exceeded: delivery %llu of max_deliver %d",
+                 (unsigned long long)j->meta.delivered, cc->max_deliver);
+        j->dead_reason = j->reason;
     }
 }
 
@@ -270,6 +294,7 @@ fetcher_main(void *arg)
         }
 
         /* Take the generation once for the batch; one job per message. */
+        uint64_t t_batch = clock_mono_ns();
         pthread_mutex_lock(&c->mu);
         gen *g = c->g;
         const cfg_consumer *cc = c->cc;
@@ -309,22 +334,20 @@ fetcher_main(void *arg)
                 gen_unref(r, g, 1);
                 continue;
             }
-            job_prepare(c, j, m, g, cc, inst);
-            if (cc->dedup.enabled && !j->dead_reason) {
-                j->node.next = NULL;
-                if (to_claim_t)
-                    to_claim_t->node.next = &j->node;
-                else
-                    to_claim_h = j;
-                to_claim_t = j;
-                continue;
-            }
-            if (!j->dead_reason && cc->max_deliver > 0 &&
-                j->meta.delivered > (uint64_t)cc->max_deliver) {
-                snprintf(j->reason, sizeof(j->reason),
-                         "max deliveries exceeded: delivery %llu of max_deliver %d",
-                         (unsigned long long)j->meta.delivered, cc->max_deliver);
-                j->dead_reason = j->reason;
+            job_bind(c, j, m, g, cc, inst, t_batch);
+            if (cc->dedup.enabled) {
+                /* The claim needs the key now; a message without an id goes
+                 * to a worker to be dead-lettered. */
+                job_parse(j);
+                if (!j->dead_reason) {
+                    j->node.next = NULL;
+                    if (to_claim_t)
+                        to_claim_t->node.next = &j->node;
+                    else
+                        to_claim_h = j;
+                    to_claim_t = j;
+                    continue;
+                }
             }
             j->item.next = NULL;
             if (to_run_t)

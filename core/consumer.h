@@ -29,6 +29,13 @@ void consumer_free(consumer_rt *c);
 
 /* Return a job's credit and resources; `j->msg` must be settled already. */
 void job_finish(job *j);
+/*
+ * Parse a bound job's message once: JetStream metadata, message id, trace
+ * context, claim key and token, and the reason to dead-letter it unhandled
+ * (no id with dedup on; past max_deliver without dedup). The fetcher does
+ * it for claims; the worker for everything else. Idempotent.
+ */
+void job_parse(job *j);
 /* Build the key of a job's claim. */
 void job_dedup_key(job *j);
 

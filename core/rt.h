@@ -103,6 +103,7 @@ typedef struct job {
     const cfg_consumer *cc; /* from g->cfg */
     natsMsg *msg;           /* owned */
     jsmeta meta;
+    int parsed; /* meta, id, trace and key filled in (job_parse) */
     int has_id;
     int claimed;             /* a Redis claim is held (token below) */
     int unclaimed;           /* processed without claim (on_unavailable: process) */

@@ -290,6 +290,7 @@ settle_run_job(pool_queue *q, pool_item *item)
 {
     (void)q;
     job *j = JOB_OF(item, item);
+    job_parse(j);
     run_message(j);
     if (j->claimed) {
         /* Commit or release through the loop, which owns Redis. */
