@@ -310,6 +310,7 @@ fetcher_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         atomic_fetch_add_explicit(&c->st->received, (uint_fast64_t)list.Count,
                                   memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&c->st->in_flight, list.Count, memory_order_relaxed);
 
         job *to_claim_h = NULL, *to_claim_t = NULL;

@@ -4,6 +4,7 @@
  * Families (every sample also has service=...; "C" = consumer, stream,
  * handler labels):
  *   jetway_messages_received_total{C}            counter
+ *   jetway_consumer_pulls_total{C}               counter (received / pulls = batch)
  *   jetway_messages_settled_total{C,result}      counter
  *   jetway_handler_duration_seconds{C}           histogram
  *   jetway_message_age_seconds{C}                histogram
@@ -260,7 +261,7 @@ histogram(metrics_render_buf *b, const char *service, const char *name, const st
     end_u64(b, cum);
 }
 
-typedef enum { CF_RECEIVED, CF_DEAD, CF_PUB, CF_PUBERR } consumer_counter;
+typedef enum { CF_RECEIVED, CF_PULLS, CF_DEAD, CF_PUB, CF_PUBERR } consumer_counter;
 
 static uint64_t
 consumer_counter_value(stats_consumer *c, consumer_counter which)
@@ -268,6 +269,8 @@ consumer_counter_value(stats_consumer *c, consumer_counter which)
     switch (which) {
     case CF_RECEIVED:
         return ld_u(&c->received);
+    case CF_PULLS:
+        return ld_u(&c->pulls);
     case CF_DEAD:
         return ld_u(&c->results[STATS_RESULT_DEAD_LETTER]) + ld_u(&c->results[STATS_RESULT_REJECT]);
     case CF_PUB:
@@ -328,6 +331,10 @@ render_consumers(metrics_render_buf *b, const char *service)
     consumer_counter_family(b, service, "jetway_messages_received_total",
                             "Messages handed to jetway by JetStream (every delivery).",
                             CF_RECEIVED);
+    consumer_counter_family(b, service, "jetway_consumer_pulls_total",
+                            "Pull requests that brought messages; received / pulls is the "
+                            "mean batch.",
+                            CF_PULLS);
 
     family(b, "jetway_messages_settled_total", "counter",
            "Messages settled, each once, by result: ack, retry (NAK), reject (handler REJECT, "
