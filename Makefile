@@ -25,7 +25,7 @@ Q       := $(if $(filter 1,$(V)),,@)
 
 # libcurl is for its headers only: core/curl_dyn.c dlopen()s it when OTLP
 # export is configured, so a process without tracing never maps it.
-PKGS    := libuv libnats yaml-0.1 libcjson hiredis libmicrohttpd
+PKGS    := libuv libnats yaml-0.1 libcjson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
