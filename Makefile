@@ -23,8 +23,10 @@ WERROR  ?= 1
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
-PKGS    := libuv libnats yaml-0.1 libcjson hiredis libmicrohttpd libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libcurl is for its headers only: core/curl_dyn.c dlopen()s it when OTLP
+# export is configured, so a process without tracing never maps it.
+PKGS    := libuv libnats yaml-0.1 libcjson hiredis
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc

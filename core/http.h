@@ -2,10 +2,15 @@
  * http.h -- the operator endpoint: GET /metrics (Prometheus text 0.0.4),
  * /healthz (the loop is alive) and /readyz (ready to take work).
  *
- * libmicrohttpd serves it on its own internal polling thread, never on the
- * libuv loop. Handlers only read stats (atomics, and the registries under
- * stats_lock) and call the ready callback, so the loop never waits on HTTP
- * and a stalled loop is still reported.
+ * A small HTTP/1.0-1.1 responder serves it on its own thread with its own
+ * libuv loop, never on the main loop. Handlers only read stats (atomics,
+ * and the registries under stats_lock) and call the ready callback, so the
+ * main loop never waits on HTTP and a stalled loop is still reported.
+ * Every answer has a Content-Length and `Connection: close` (one request
+ * per connection). A request head over 8 KiB gets 431; a connection is
+ * closed 10 s after it was accepted, whatever its state (slow or idle
+ * clients); beyond 64 open connections, new ones are accepted and closed.
+ * The query string does not route (/metrics?x=1 is /metrics).
  *
  *   /healthz  200 "ok" while stats.loop_heartbeat_ms (CLOCK_MONOTONIC ms,
  *             the same clock as uv_hrtime()/1000000 and uv_now()) is less
@@ -14,7 +19,9 @@
  *             (-1 when the loop never ticked).
  *   /readyz   200 {"status":"ready"} when the ready callback says so, else
  *             503 {"status":"not ready","reason":"..."}.
- *   other paths 404; methods other than GET and HEAD 405.
+ *   other paths 404; methods other than GET and HEAD 405 (with Allow);
+ *   HEAD answers the headers of GET, without the body; a malformed
+ *   request line 400; an HTTP version other than 1.0 and 1.1 505.
  */
 #ifndef JW_HTTP_H
 #define JW_HTTP_H

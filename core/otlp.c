@@ -4,13 +4,13 @@
 #include "otlp.h"
 
 #include <cJSON.h>
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "curl_dyn.h"
 #include "log.h"
 #include "stats.h"
 #include "version.h"
@@ -22,8 +22,8 @@
 /*
  * Owned by the caller of otlp_start(). The ring and the flags are shared by
  * submitting threads and the exporter thread, always under `mu`; `curl`,
- * `headers` and `batch` belong to the exporter thread alone; the rest is
- * read-only after otlp_start().
+ * `headers` and `batch` belong to the exporter thread alone; the rest,
+ * `cd` (libcurl's entry points) included, is read-only after otlp_start().
  */
 struct otlp_exporter {
     char *endpoint;
@@ -42,6 +42,7 @@ struct otlp_exporter {
     int stop;
     int hold;
 
+    const curl_dyn *cd;
     CURL *curl;
     struct curl_slist *headers;
     trace_span *batch;
@@ -220,16 +221,16 @@ post_batch(otlp_exporter *e, int n, long timeout_ms)
         log_debug("otlp: cannot encode %d spans: out of memory", n);
         return -1;
     }
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    CURLcode rc = curl_easy_perform(e->curl);
+    e->cd->easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+    e->cd->easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    e->cd->easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    CURLcode rc = e->cd->easy_perform(e->curl);
     long status = 0;
     if (rc == CURLE_OK)
-        curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+        e->cd->easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
     free(body);
     if (rc != CURLE_OK) {
-        log_debug("otlp: POST %s failed: %s", e->endpoint_log, curl_easy_strerror(rc));
+        log_debug("otlp: POST %s failed: %s", e->endpoint_log, e->cd->easy_strerror(rc));
         return -1;
     }
     if (status < 200 || status > 299) {
@@ -317,9 +318,9 @@ static void
 exporter_free(otlp_exporter *e)
 {
     if (e->headers)
-        curl_slist_free_all(e->headers);
+        e->cd->slist_free_all(e->headers);
     if (e->curl)
-        curl_easy_cleanup(e->curl);
+        e->cd->easy_cleanup(e->curl);
     free(e->ring);
     free(e->batch);
     free(e->endpoint);
@@ -336,15 +337,22 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
         log_error("otlp: bad exporter settings (endpoint, queue_size > 0, interval > 0)");
         return -1;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    char err[512];
+    const curl_dyn *cd = curl_dyn_load(err, sizeof(err));
+    if (!cd) {
+        log_error("otlp: %s", err);
+        return -1;
+    }
+    if (cd->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("otlp: libcurl initialisation failed");
         return -1;
     }
     otlp_exporter *e = calloc(1, sizeof(*e));
     if (!e) {
-        curl_global_cleanup();
+        cd->global_cleanup();
         return -1;
     }
+    e->cd = cd;
     e->cap = queue_size;
     e->half = queue_size / 2 > 0 ? queue_size / 2 : 1;
     e->batch_max = queue_size < OTLP_BATCH_MAX ? queue_size : OTLP_BATCH_MAX;
@@ -354,20 +362,20 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
     e->service = strdup(service_name ? service_name : "jetway");
     e->ring = calloc((size_t)e->cap, sizeof(trace_span));
     e->batch = calloc((size_t)e->batch_max, sizeof(trace_span));
-    e->curl = curl_easy_init();
-    e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    e->curl = e->cd->easy_init();
+    e->headers = e->cd->slist_append(NULL, "Content-Type: application/json");
     if (!e->endpoint || !e->service || !e->ring || !e->batch || !e->curl || !e->headers) {
         log_error("otlp: out of memory");
         exporter_free(e);
-        curl_global_cleanup();
+        cd->global_cleanup();
         return -1;
     }
-    curl_easy_setopt(e->curl, CURLOPT_URL, e->endpoint);
-    curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
-    curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM from a non-main thread */
-    curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)OTLP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(e->curl, CURLOPT_USERAGENT, "jetway/" JW_VERSION);
+    e->cd->easy_setopt(e->curl, CURLOPT_URL, e->endpoint);
+    e->cd->easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
+    e->cd->easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM from a non-main thread */
+    e->cd->easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)OTLP_CONNECT_TIMEOUT_MS);
+    e->cd->easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, discard_body);
+    e->cd->easy_setopt(e->curl, CURLOPT_USERAGENT, "jetway/" JW_VERSION);
 
     pthread_mutex_init(&e->mu, NULL);
     pthread_condattr_t ca;
@@ -380,7 +388,7 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
         pthread_cond_destroy(&e->cond);
         pthread_mutex_destroy(&e->mu);
         exporter_free(e);
-        curl_global_cleanup();
+        cd->global_cleanup();
         return -1;
     }
     log_info("otlp: exporting spans to %s every %lld ms (queue %d)", e->endpoint_log,
@@ -431,6 +439,7 @@ otlp_stop(otlp_exporter *e)
     pthread_join(e->thread, NULL);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->mu);
+    const curl_dyn *cd = e->cd;
     exporter_free(e);
-    curl_global_cleanup();
+    cd->global_cleanup();
 }

@@ -24,7 +24,9 @@ typedef struct otlp_exporter otlp_exporter;
 /*
  * Start the exporter thread. endpoint: the full URL; queue_size > 0;
  * interval_ms > 0; service_name -> resource attribute service.name.
- * Call on the main thread (it initialises libcurl). Returns 0 or -1.
+ * Call on the main thread (it loads and initialises libcurl, see
+ * curl_dyn.h). Returns 0, or -1 with the reason logged (e.g. libcurl.so.4
+ * cannot be loaded).
  */
 int otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char *service_name,
                otlp_exporter **out);

@@ -3,7 +3,8 @@
 # engine: two stages on Debian bookworm; every apt package it names exists
 # (apt-cache, this host is Debian 12 too); the build stage installs the -dev
 # packages of scripts/deps; every shared library the built jetway and its
-# plugins load (ldd, mapped to packages with dpkg -S) comes with a runtime
+# plugins load (ldd, plus libcurl.so.4 that jetway dlopen()s, mapped to
+# packages with dpkg -S) comes with a runtime
 # package or its dependencies or the base image (Priority: required); and
 # the runtime stage's user, entrypoint, command, port and plugin modes.
 # Finally the library check must fail when a runtime package is dropped.
@@ -64,9 +65,23 @@ closure_of()
 # they depend on (libc6 is "optional" in bookworm but essential's dependency).
 base=$(closure_of "$(dpkg-query -W -f '${Package} ${Essential} ${Priority}\n' |
     awk '$2=="yes" || $3=="required" {print $1}')")
-for bin in "$JW" "$JW_BUILD"/plugins/*.so; do
+# Libraries jetway dlopen()s at run time are not in its ldd: libcurl.so.4
+# (core/curl_dyn.h, when OTLP export is configured). They and their own
+# dependencies must be installed all the same.
+dlopened=$(sed -n 's/^#define CURL_DYN_LIBRARY "\(.*\)"$/\1/p' core/curl_dyn.h)
+[ -n "$dlopened" ] || fail "cannot find CURL_DYN_LIBRARY in core/curl_dyn.h"
+dlpaths=""
+for so in $dlopened; do
+    p=$(ldconfig -p | awk -v s="$so" '$1==s && /x86-64|x32|AArch64/ {print $NF; exit}')
+    [ -n "$p" ] || p=$(ldconfig -p | awk -v s="$so" '$1==s {print $NF; exit}')
+    [ -n "$p" ] || fail "$so (dlopen'd by jetway) is not installed here"
+    dlpaths="$dlpaths $p"
+done
+for bin in "$JW" "$JW_BUILD"/plugins/*.so $dlpaths; do
     ldd "$bin" | awk '/=> \// {print $3}'
 done | grep -vE '/lib(asan|ubsan|lsan|tsan)\.so' | sort -u >"$T/libs"
+for p in $dlpaths; do echo "$p"; done >>"$T/libs"
+sort -u -o "$T/libs" "$T/libs"
 # (the sanitizer runtimes of an ASan test build are not in a release image)
 nlibs=$(wc -l <"$T/libs")
 [ "$nlibs" -ge 8 ] || fail "ldd found only $nlibs libraries"
@@ -94,10 +109,14 @@ uncovered()
 }
 left=$(uncovered "$run_pkgs" "$(closure_of "$run_pkgs")")
 [ -z "$left" ] || fail "libraries no runtime package brings: $left"
-# The direct dependencies must be named, not come by accident.
-for bin in "$JW" "$JW_BUILD"/plugins/*.so; do
-    objdump -p "$bin" | awk '/NEEDED/ {print $2}'
-done | grep -vE '^lib(asan|ubsan|lsan|tsan)\.so' | sort -u >"$T/needed"
+# The direct dependencies (dlopen'd ones included) must be named, not come
+# by accident.
+{
+    for bin in "$JW" "$JW_BUILD"/plugins/*.so; do
+        objdump -p "$bin" | awk '/NEEDED/ {print $2}'
+    done
+    for so in $dlopened; do echo "$so"; done
+} | grep -vE '^lib(asan|ubsan|lsan|tsan)\.so' | sort -u >"$T/needed"
 while read -r so; do
     pkg=$(awk -v s="/$so" 'substr($1, length($1) - length(s) + 1) == s {print $2; exit}' "$T/libpkg")
     [ -n "$pkg" ] || fail "no package for the needed $so"

@@ -2,8 +2,12 @@
 # t_http.sh -- the operator endpoint over real sockets: /metrics in the
 # Prometheus text format (checked by promtool when installed), /healthz
 # following the loop heartbeat, /readyz with a reason for each way of not
-# being ready, 404 and 405. tests/tools/obs_check serves it and takes state
-# changes from a FIFO (held open here on fd 3).
+# being ready, 404 and 405; then what the small server core/http.c must
+# guarantee: HTTP/1.0 and 1.1, HEAD without a body, queries ignored,
+# Connection: close and Content-Length on every answer, 431 for a head over
+# 8 KiB, the connection limit, 100 clients at once, and a timeout on
+# clients that send too little. tests/tools/obs_check serves it and takes
+# state changes from a FIFO (held open here on fd 3).
 source "$(dirname "$0")/../lib/harness.sh"
 
 OBS="$JW_BUILD/tests/tools/obs_check"
@@ -97,10 +101,104 @@ must /readyz 200 '{"status":"ready"}'
 
 # Other paths and methods.
 must /nope 404
-c=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "$BASE/metrics")
+c=$(curl -s -o /dev/null -D "$T/h405" -w '%{http_code}' -X POST --data x "$BASE/metrics")
 [ "$c" = 405 ] || fail "POST /metrics answered $c"
+grep -qi '^Allow: GET, HEAD' "$T/h405" || fail "405 without Allow: $(cat "$T/h405")"
 c=$(curl -s -o /dev/null -w '%{http_code}' -I "$BASE/healthz")
 [ "$c" = 200 ] || fail "HEAD /healthz answered $c"
+# A large body is not read, yet the client gets the 405 (no reset).
+c=$(head -c 1000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST \
+    --data-binary @- "$BASE/metrics")
+[ "$c" = 405 ] || fail "POST of 1 MB to /metrics answered $c"
+must '/metrics?x=1' 200 "jetway_nats_connected{service=\"obs\"} 1"
+must '/healthz?probe=kubelet' 200 ok
+
+# raw REQUEST OUT: send REQUEST (printf format) on a fresh connection and
+# read the answer until the server closes it (the read is bounded).
+raw()
+{
+    exec 5<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    # shellcheck disable=SC2059
+    printf "$1" >&5
+    timeout 20 cat <&5 >"$2"
+    r=$?
+    exec 5<&-
+    return $r
+}
+
+# ends_with FILE BYTES: FILE ends with BYTES (printf format), byte for byte.
+ends_with()
+{
+    # shellcheck disable=SC2059
+    n=$(printf "$2" | wc -c)
+    # shellcheck disable=SC2059
+    tail -c "$n" "$1" | cmp -s - <(printf "$2")
+}
+
+# Every answer says Connection: close and carries its Content-Length.
+raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' "$T/r11" || fail "GET over HTTP/1.1 not closed"
+grep -q $'^HTTP/1.1 200 OK\r$' "$T/r11" || fail "HTTP/1.1 answer: $(cat "$T/r11")"
+grep -q $'^Connection: close\r$' "$T/r11" || fail "no Connection: close: $(cat "$T/r11")"
+grep -q $'^Content-Length: 3\r$' "$T/r11" || fail "no Content-Length: $(cat "$T/r11")"
+ends_with "$T/r11" '\r\n\r\nok\n' || fail "HTTP/1.1 body: $(cat "$T/r11")"
+raw 'GET /healthz HTTP/1.0\r\n\r\n' "$T/r10" || fail "GET over HTTP/1.0 not closed"
+grep -q $'^HTTP/1.0 200 OK\r$' "$T/r10" || fail "HTTP/1.0 answer: $(cat "$T/r10")"
+ends_with "$T/r10" '\r\n\r\nok\n' || fail "HTTP/1.0 body: $(cat "$T/r10")"
+# HEAD: the headers of GET (Content-Length included), no body.
+raw 'HEAD /readyz HTTP/1.1\r\nHost: x\r\n\r\n' "$T/rhead" || fail "HEAD not closed"
+grep -q $'^Content-Length: 18\r$' "$T/rhead" || fail "HEAD Content-Length: $(cat "$T/rhead")"
+ends_with "$T/rhead" '\r\n\r\n' || fail "HEAD has a body: $(cat "$T/rhead")"
+raw 'garbage\r\n\r\n' "$T/rbad" || fail "bad request line not closed"
+grep -q '^HTTP/1.1 400 ' "$T/rbad" || fail "bad request line: $(cat "$T/rbad")"
+
+# A request head over the 8 KiB buffer gets 431, and serving goes on.
+BIG=$(head -c 9000 /dev/zero | tr '\0' a)
+c=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $BIG" "$BASE/healthz")
+[ "$c" = 431 ] || fail "9000-byte header answered $c"
+must /healthz 200 ok
+
+# 100 clients at once: each is answered or closed (curl's exit 52/56),
+# none hangs until its own timeout (exit 28), and serving goes on.
+seq 1 100 | xargs -P 100 -I{} curl -s -o /dev/null --max-time 30 \
+    -w '%{http_code} %{exitcode}\n' "$BASE/metrics" >"$T/par" || true
+[ "$(wc -l <"$T/par")" = 100 ] || fail "parallel: $(wc -l <"$T/par") results"
+bad=$(grep -cvE '^(200 0|000 5[26])$' "$T/par" || true)
+[ "$bad" = 0 ] || fail "parallel: $(sort "$T/par" | uniq -c | tr '\n' ' ')"
+grep -q '^200 0$' "$T/par" || fail "parallel: no request answered"
+note "100 parallel GET /metrics: $(sort "$T/par" | uniq -c | tr '\n' ' ')"
+must /healthz 200 ok
+
+# The connection limit: with 64 idle connections held open, one more is
+# closed without an answer; once they go, requests are served again.
+python3 - "$PORT" <<'PY' || fail "connection limit"
+import socket, sys
+port = int(sys.argv[1])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=20)
+held = [conn() for _ in range(64)]
+extra = conn()
+extra.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+try:
+    got = extra.recv(100)
+except ConnectionResetError:
+    got = b""
+if got:
+    sys.exit("connection 65 was answered: %r" % got)
+for s in held:
+    s.close()
+PY
+must /healthz 200 ok
+
+# A client that stops mid-request (slowloris) or sends nothing is
+# disconnected by the server (10 s); the read here gives up after 30 s.
+exec 6<>"/dev/tcp/127.0.0.1/$PORT" || fail "connect"
+exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "connect"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&6
+timeout 30 cat <&6 >"$T/slow" || fail "a half-sent request was not disconnected"
+timeout 30 cat <&7 >"$T/idle" || fail "an idle connection was not disconnected"
+exec 6<&- 7<&-
+[ ! -s "$T/slow" ] && [ ! -s "$T/idle" ] || fail "timed-out connections got an answer"
+must /healthz 200 ok
 
 send quit
 wait_for 10 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
