@@ -19,7 +19,7 @@ obs_start(rt *r)
             http_set_service(srv, cfg->service.name);
             r->http = srv; /* http_start logged the address */
         } else {
-            log_error("http: %s", err);
+            log_error("%s", err); /* http_start's reasons start with "http:" */
         }
     }
     if (cfg->tracing.otlp_endpoint) {
