@@ -2,7 +2,9 @@
  * cmd_run.c -- `jetway run -c FILE [--pid-file PATH]`.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -20,6 +22,23 @@ run_usage(FILE *fp)
             "  -p, --pid-file PATH  write the pid there (and reload outcomes to PATH.reload)\n\n"
             "signals: SIGHUP reloads the config and plugins; SIGTERM/SIGINT drain in-flight\n"
             "messages and exit 0; a second SIGINT exits at once.\n");
+}
+
+/*
+ * glibc gives each thread that mallocs its own arena, up to 8 per CPU: with
+ * 16 workers, fetchers and cnats threads each arena keeps its own free
+ * memory and the audit role held ~4 MB in ten of them (RSS 12.4 MB against
+ * the 12 MB budget; 11.6 MB with two). Two arenas plus glibc's per-thread
+ * caches keep the hot path lock-free enough on the hosts we target. An
+ * operator's MALLOC_ARENA_MAX wins.
+ */
+static void
+run_tune_malloc(void)
+{
+#ifdef M_ARENA_MAX
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 2);
+#endif
 }
 
 int
@@ -54,5 +73,6 @@ cmd_run(int argc, char **argv)
         run_usage(stderr);
         return 2;
     }
+    run_tune_malloc();
     return rt_main(&o);
 }
