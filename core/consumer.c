@@ -4,6 +4,7 @@
 #include "consumer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ fetcher_pull(consumer_rt *c, natsMsgList *list, int n)
 static void *
 fetcher_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "jw-fetch"); /* for top -H, perf, gdb */
     consumer_rt *c = arg;
     rt *r = c->r;
     log_ctx lc = {.consumer = c->name, .stream = c->stream};

@@ -545,6 +545,7 @@ on_stop(uv_async_t *a)
 static void *
 http_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "jw-http"); /* for top -H, perf, gdb */
     http_server *s = arg;
     /*
      * Signals are the main thread's business; blocked here, a write to a

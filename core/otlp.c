@@ -283,6 +283,7 @@ deadline_ts(int64_t ms_from_now, struct timespec *ts)
 static void *
 exporter_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "jw-otlp"); /* for top -H, perf, gdb */
     otlp_exporter *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {

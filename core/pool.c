@@ -3,6 +3,7 @@
  */
 #include "pool.h"
 
+#include <pthread.h>
 #include <nats/nats.h>
 #include <stdlib.h>
 
@@ -69,6 +70,7 @@ take_next(pool *p, pool_queue **qout)
 static void *
 pool_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "jw-worker"); /* for top -H, perf, gdb */
     pool *p = arg;
     pool_queue *done_q = NULL;
     pthread_mutex_lock(&p->mu);

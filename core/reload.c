@@ -3,6 +3,7 @@
  */
 #include "reload.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -108,6 +109,7 @@ prov_collect_report(const prov_result *res, void *ud)
 static void *
 reload_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "jw-reload"); /* for top -H, perf, gdb */
     rt *r = arg;
     reload_ev *ev = calloc(1, sizeof(*ev));
     if (!ev) {
