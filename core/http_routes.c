@@ -7,18 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "metrics_render.h"
 #include "stats.h"
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 http_default_ready(void *ud, char *reason, size_t reasonlen)
@@ -92,7 +84,7 @@ static void
 serve_healthz(http_resp *r)
 {
     int64_t hb = atomic_load(&stats.loop_heartbeat_ms);
-    int64_t age = hb > 0 ? mono_ms() - hb : -1;
+    int64_t age = hb > 0 ? (int64_t)(clock_mono_ns() / 1000000) - hb : -1;
     if (age >= 0 && age < HTTP_HEALTH_STALE_MS) {
         http_resp_text(r, 200, "ok\n");
         return;

@@ -10,20 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cJSON.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "http_routes.h"
 #include "stats.h"
 
+/* The heartbeat's clock: CLOCK_MONOTONIC in ms. */
 static int64_t
 now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(clock_mono_ns() / 1000000);
 }
 
 /* Route one request; the caller frees r->body. */
@@ -136,43 +135,40 @@ test_readyz(void **state)
     free(r.body);
 }
 
+/* The default readiness answers `status` with `why` in the body. */
+static void
+expect_default_ready(int status, const char *why)
+{
+    http_resp r = route("GET", "/readyz", NULL, NULL);
+    assert_int_equal(r.status, status);
+    if (why)
+        assert_non_null(strstr(r.body, why));
+    free(r.body);
+}
+
 /* NULL readiness falls back to the stats: NATS, drain, Redis, bindings. */
 static void
 test_default_readiness(void **state)
 {
     (void)state;
     atomic_store(&stats.nats_connected, 0);
-    http_resp r = route("GET", "/readyz", NULL, NULL);
-    assert_int_equal(r.status, 503);
-    assert_non_null(strstr(r.body, "nats disconnected"));
-    free(r.body);
+    expect_default_ready(503, "nats disconnected");
 
     atomic_store(&stats.nats_connected, 1);
     atomic_store(&stats.needs_redis, 1);
     atomic_store(&stats.redis_connected, 0);
-    r = route("GET", "/readyz", NULL, NULL);
-    assert_int_equal(r.status, 503);
-    assert_non_null(strstr(r.body, "redis unreachable"));
-    free(r.body);
+    expect_default_ready(503, "redis unreachable");
 
     atomic_store(&stats.redis_connected, 1);
     stats_consumer *c = stats_consumer_get("orders", "ORDERS", "order");
     atomic_store(&c->bound, 0);
-    r = route("GET", "/readyz", NULL, NULL);
-    assert_int_equal(r.status, 503);
-    assert_non_null(strstr(r.body, "consumer orders not bound"));
-    free(r.body);
+    expect_default_ready(503, "consumer orders not bound");
 
     atomic_store(&c->bound, 1);
-    r = route("GET", "/readyz", NULL, NULL);
-    assert_int_equal(r.status, 200);
-    free(r.body);
+    expect_default_ready(200, "\"ready\"");
 
     atomic_store(&stats.draining, 1);
-    r = route("GET", "/readyz", NULL, NULL);
-    assert_int_equal(r.status, 503);
-    assert_non_null(strstr(r.body, "draining"));
-    free(r.body);
+    expect_default_ready(503, "draining");
     atomic_store(&stats.draining, 0);
 }
 
