@@ -163,6 +163,39 @@ fetcher_refresh_info(consumer_rt *c)
     }
 }
 
+int
+consumer_defer_ack(job *j)
+{
+    consumer_rt *c = j->c;
+    pthread_mutex_lock(&c->mu);
+    int taken = c->defer_acks;
+    if (taken) {
+        j->node.next = (mpsc_node *)c->acks;
+        c->acks = j;
+        if (c->fetcher_waiting)
+            pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return taken;
+}
+
+/* Fetcher: send the ACKs the workers left (see consumer_defer_ack). */
+static void
+fetcher_send_acks(consumer_rt *c, int keep_deferring)
+{
+    pthread_mutex_lock(&c->mu);
+    job *list = c->acks;
+    c->acks = NULL;
+    if (!keep_deferring)
+        c->defer_acks = 0;
+    pthread_mutex_unlock(&c->mu);
+    while (list) {
+        job *j = list;
+        list = (job *)j->node.next;
+        settle_ack_deferred(j);
+    }
+}
+
 static int
 fetcher_bind(consumer_rt *c)
 {
@@ -245,6 +278,7 @@ fetcher_main(void *arg)
             fetcher_refresh_info(c);
             next_info = now + INFO_EVERY_NS;
         }
+        fetcher_send_acks(c, 1);
         /* Wait for credits, and for Redis when claims are required. */
         pthread_mutex_lock(&c->mu);
         while (!atomic_load(&c->stop) &&
@@ -255,6 +289,12 @@ fetcher_main(void *arg)
             ts.tv_nsec += 200 * 1000000L;
             ts.tv_sec += ts.tv_nsec / 1000000000L;
             ts.tv_nsec %= 1000000000L;
+            if (c->acks) {
+                pthread_mutex_unlock(&c->mu);
+                fetcher_send_acks(c, 1);
+                pthread_mutex_lock(&c->mu);
+                continue;
+            }
             c->fetcher_waiting = 1;
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
             c->fetcher_waiting = 0;
@@ -273,6 +313,16 @@ fetcher_main(void *arg)
         natsMsgList list = {0};
         uint64_t t0 = clock_mono_ns();
         natsStatus s = fetcher_pull(c, &list, n);
+        /* A full batch: more is waiting, the next pull comes at once, and
+         * the ACKs can ride with it. Otherwise workers ACK themselves, or an
+         * idle consumer would hold them for a whole pull expiry. */
+        int defer = s == NATS_OK && list.Count == n;
+        pthread_mutex_lock(&c->mu);
+        c->defer_acks = defer && !c->cc->dedup.enabled;
+        defer = c->defer_acks;
+        pthread_mutex_unlock(&c->mu);
+        if (!defer)
+            fetcher_send_acks(c, 0);
         if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
             /* Idle. cnats 3.4.1 may time out at once (nats.c #631): never
              * spin faster than every 50 ms when nothing comes. */
@@ -366,6 +416,7 @@ fetcher_main(void *arg)
         if (to_run_h)
             pool_submit(r->pool, &c->q, to_run_h, to_run_t, nrun);
     }
+    fetcher_send_acks(c, 0);
     atomic_store(&c->exited, 1);
     nats_ReleaseThreadMemory();
     /* Wake the loop so it notices the exit promptly. */

@@ -36,6 +36,13 @@ void job_finish(job *j);
  * it for claims; the worker for everything else. Idempotent.
  */
 void job_parse(job *j);
+/*
+ * Worker: hand j's ACK to the fetcher when it is pulling full batches, so
+ * that the server gets a batch's ACKs together with the next pull request
+ * (as a plain fetch-and-ack client sends them). 1 if taken, 0 if the
+ * caller settles j itself.
+ */
+int consumer_defer_ack(job *j);
 /* Build the key of a job's claim. */
 void job_dedup_key(job *j);
 

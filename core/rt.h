@@ -146,6 +146,8 @@ struct consumer_rt {
     int max_inflight;       /* under mu */
     int fetcher_waiting;    /* under mu */
     job *free_jobs;         /* under mu */
+    int defer_acks;         /* under mu: workers leave ACKs to the fetcher */
+    job *acks;              /* under mu: jobs whose ACK the fetcher sends */
     int nfree;
 
     atomic_int stop;           /* fetcher: exit after the current fetch */

@@ -297,6 +297,8 @@ settle_run_job(pool_queue *q, pool_item *item)
         mpsc_push(&j->c->r->done_q, &j->node);
         return;
     }
+    if (j->settle == SETTLE_ACK && consumer_defer_ack(j))
+        return;
     nats_settle(j);
     job_finish(j);
 }
@@ -445,6 +447,13 @@ settle_redis_up(rt *r)
         list = (job *)(j->node.next ? JOB_OF(j->node.next, node) : NULL);
         send_commit(r, j);
     }
+}
+
+void
+settle_ack_deferred(job *j)
+{
+    nats_settle(j);
+    job_finish(j);
 }
 
 void

@@ -20,6 +20,8 @@ void settle_trace_extract(job *j);
 void settle_redis_up(rt *r);
 /* Drain: NAK a job that was fetched but never started (any thread but
  * releases claims through the loop). */
+/* Send the ACK a worker left to the fetcher (consumer_defer_ack); fetcher. */
+void settle_ack_deferred(job *j);
 void settle_abandon(job *j);
 
 /* The NAK delay for a failed delivery: backoff[deliveries-1], the last value
