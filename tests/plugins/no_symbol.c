@@ -3,34 +3,7 @@
  * query function is hidden, so the object exports no jw_plugin_query (only
  * a decoy of another name).
  */
-#include <jetway/plugin.h>
-
-static int
-fx_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
-        size_t errlen)
-{
-    (void)host;
-    (void)inst;
-    (void)config_json;
-    (void)err;
-    (void)errlen;
-    *ctx = NULL;
-    return 0;
-}
-
-static void
-fx_handle(void *ctx, const jw_msg *msg, jw_result *res)
-{
-    (void)ctx;
-    (void)msg;
-    res->verdict = JW_ACK;
-}
-
-static void
-fx_fini(void *ctx)
-{
-    (void)ctx;
-}
+#include "fixture.h"
 
 static const jw_plugin fx_desc = {
     JW_PLUGIN_STAMP, .name = "no_symbol", .version = "1",

@@ -2,36 +2,8 @@
  * reserved_set.so -- negative test fixture: reserved[0] is not NULL.
  * The descriptor is built by hand (not JW_PLUGIN_STAMP) so it can be wrong.
  */
-#include <jetway/plugin.h>
-#include <stddef.h>
+#include "fixture.h"
 #include <stdio.h>
-
-static int
-fx_init(const jw_host *host, jw_instance *inst, const char *config_json, void **ctx, char *err,
-        size_t errlen)
-{
-    (void)host;
-    (void)inst;
-    (void)config_json;
-    (void)err;
-    (void)errlen;
-    *ctx = NULL;
-    return 0;
-}
-
-static void
-fx_handle(void *ctx, const jw_msg *msg, jw_result *res)
-{
-    (void)ctx;
-    (void)msg;
-    res->verdict = JW_ACK;
-}
-
-static void
-fx_fini(void *ctx)
-{
-    (void)ctx;
-}
 
 static const jw_plugin fx_desc = {
     .magic = JW_PLUGIN_MAGIC,
