@@ -9,6 +9,12 @@
  * outside the mutex, and wakes every record it covered. A lone handler
  * (nobody pending) never waits for the interval.
  *
+ * Wake-ups are counted, because on a busy host each costs more than the
+ * record: every waiter sleeps on its own condition variable, so the leader
+ * wakes exactly the records its fsync covered, and hands leadership to one
+ * waiter it did not cover; it is woken itself only when the last pending
+ * handler has appended or the batch is full, not at every append.
+ *
  * After a failed fsync the state of the page cache is unknown, so the log
  * stops (every later append fails, the host retries) until a restart, whose
  * recovery reads back what is really in the file.
@@ -23,6 +29,15 @@
 #include <unistd.h>
 
 #include "audit_ids.h"
+
+/* One handler waiting for record n to be on disk: on its own stack, linked
+ * into audit_log.waiters while it waits; every field under audit_log.mu. */
+typedef struct aud_waiter {
+    struct aud_waiter *next;
+    uint64_t n;
+    int linked;
+    pthread_cond_t cv;
+} aud_waiter;
 
 /* One per plugin instance; created by open, freed by close. The fields under
  * `mu` are touched by every handler thread, holding mu. */
@@ -39,7 +54,9 @@ struct audit_log {
 
     pthread_mutex_t mu;
     pthread_cond_t fill_cv; /* the leader waits here for its batch to fill */
-    pthread_cond_t done_cv; /* the others wait here for an fsync to finish */
+    pthread_cond_t done_cv; /* a rotation waits here for the leader's fsync to end */
+    struct aud_waiter *waiters;   /* handlers waiting for their record's fsync */
+    unsigned rotators;            /* rotations waiting on done_cv */
     int fd;                 /* current segment, O_APPEND */
     uint32_t seg_no;
     uint64_t seg_size;
@@ -89,6 +106,31 @@ fail_locked(audit_log *l, const char *what, int e)
     l->failed = 1;
     pthread_cond_broadcast(&l->done_cv);
     pthread_cond_signal(&l->fill_cv);
+    for (aud_waiter *w = l->waiters; w; w = w->next)
+        pthread_cond_signal(&w->cv);
+}
+
+/*
+ * After synced_n moved: wake the waiters it covers (unlinked here), then,
+ * when nobody leads and some waiter is not covered, that one (it leads the
+ * next group). Holding mu.
+ */
+static void
+wake_synced_locked(audit_log *l)
+{
+    aud_waiter **pp = &l->waiters;
+    while (*pp) {
+        aud_waiter *w = *pp;
+        if (w->n <= l->synced_n) {
+            *pp = w->next;
+            w->linked = 0;
+            pthread_cond_signal(&w->cv);
+        } else {
+            pp = &w->next;
+        }
+    }
+    if (!l->leader && l->waiters)
+        pthread_cond_signal(&l->waiters->cv);
 }
 
 /* stream "\n" message_id, or NULL when there is no id (or no memory). */
@@ -380,7 +422,10 @@ static void
 left_locked(audit_log *l)
 {
     l->pending--;
-    pthread_cond_signal(&l->fill_cv);
+    /* The leader gathers until nobody is pending or the batch is full. */
+    if (l->leader && !l->syncing &&
+        (l->pending == 0 || l->written_n - l->synced_n >= l->fsync_batch))
+        pthread_cond_signal(&l->fill_cv);
 }
 
 void
@@ -408,7 +453,7 @@ log_rotate_locked(audit_log *l, char *err, size_t errlen)
     }
     count(l, l->ctr_fsyncs, 1);
     l->synced_n = l->written_n;
-    pthread_cond_broadcast(&l->done_cv);
+    wake_synced_locked(l);
     close(l->fd);
     l->fd = fd;
     l->seg_no++;
@@ -465,7 +510,9 @@ log_append_locked(audit_log *l, aud_event *ev, const char *key, uint64_t *my_n, 
         if (l->seg_size == 0 || l->seg_size + l->buf.len <= l->segment_size)
             break;
         if (l->syncing) { /* the leader still uses the old fd */
+            l->rotators++;
             pthread_cond_wait(&l->done_cv, &l->mu);
+            l->rotators--;
             if (l->failed) {
                 snprintf(err, errlen, "audit log stopped: %s", l->failmsg);
                 return -EIO;
@@ -508,49 +555,74 @@ deadline_after(struct timespec *ts, int64_t ms)
     }
 }
 
+/* Lead one group commit: gather, fsync outside mu, wake. Holding mu. */
+static void
+log_lead_locked(audit_log *l)
+{
+    l->leader = 1;
+    if (l->fsync_interval_ms > 0) {
+        struct timespec deadline;
+        deadline_after(&deadline, l->fsync_interval_ms);
+        while (!l->failed && l->pending > 0 && l->written_n - l->synced_n < l->fsync_batch) {
+            if (pthread_cond_timedwait(&l->fill_cv, &l->mu, &deadline) == ETIMEDOUT)
+                break;
+        }
+    }
+    uint64_t target = l->written_n;
+    int fd = l->fd;
+    if (!l->failed && target > l->synced_n) {
+        l->syncing = 1;
+        pthread_mutex_unlock(&l->mu);
+        int rc = fdatasync(fd);
+        int e = errno;
+        pthread_mutex_lock(&l->mu);
+        l->syncing = 0;
+        if (l->rotators)
+            pthread_cond_broadcast(&l->done_cv);
+        if (rc == 0) {
+            count(l, l->ctr_fsyncs, 1);
+            if (target > l->synced_n)
+                l->synced_n = target;
+        } else {
+            fail_locked(l, "fdatasync", e);
+        }
+    }
+    l->leader = 0;
+    wake_synced_locked(l);
+}
+
 /* Return once record n is on disk, leading a group commit if nobody is. */
 static int
 log_wait_durable_locked(audit_log *l, uint64_t n, char *err, size_t errlen)
 {
-    while (l->synced_n < n) {
+    if (l->synced_n >= n)
+        return 0;
+    aud_waiter w = {.n = n, .linked = 1, .next = l->waiters};
+    pthread_cond_init(&w.cv, NULL);
+    l->waiters = &w;
+    int rc = 0;
+    for (;;) {
+        if (l->synced_n >= n)
+            break;
         if (l->failed) {
             snprintf(err, errlen, "audit log stopped: %s", l->failmsg);
-            return -EIO;
+            rc = -EIO;
+            break;
         }
-        if (l->leader) {
-            pthread_cond_wait(&l->done_cv, &l->mu);
+        if (!l->leader) {
+            log_lead_locked(l);
             continue;
         }
-        l->leader = 1;
-        if (l->fsync_interval_ms > 0) {
-            struct timespec deadline;
-            deadline_after(&deadline, l->fsync_interval_ms);
-            while (!l->failed && l->pending > 0 && l->written_n - l->synced_n < l->fsync_batch) {
-                if (pthread_cond_timedwait(&l->fill_cv, &l->mu, &deadline) == ETIMEDOUT)
-                    break;
-            }
-        }
-        uint64_t target = l->written_n;
-        int fd = l->fd, rc = 0, e = 0;
-        if (!l->failed && target > l->synced_n) {
-            l->syncing = 1;
-            pthread_mutex_unlock(&l->mu);
-            rc = fdatasync(fd);
-            e = errno;
-            pthread_mutex_lock(&l->mu);
-            l->syncing = 0;
-            if (rc == 0) {
-                count(l, l->ctr_fsyncs, 1);
-                if (target > l->synced_n)
-                    l->synced_n = target;
-            } else {
-                fail_locked(l, "fdatasync", e);
-            }
-        }
-        l->leader = 0;
-        pthread_cond_broadcast(&l->done_cv);
+        pthread_cond_wait(&w.cv, &l->mu);
     }
-    return 0;
+    if (w.linked) {
+        aud_waiter **pp = &l->waiters;
+        while (*pp != &w)
+            pp = &(*pp)->next;
+        *pp = w.next;
+    }
+    pthread_cond_destroy(&w.cv);
+    return rc;
 }
 
 int
