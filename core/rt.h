@@ -205,6 +205,13 @@ struct rt {
     void *http;          /* http server, when configured */
     void *otlp;          /* span exporter, when configured */
     int grace_expired;
+    /* loop: CLAIMED jobs of one consumer gathered while claim replies are
+     * read, handed to the pool 16 at a time or from run_check at the end of
+     * the iteration (one pool lock and wake-up per group, not per job). */
+    job *run_head, *run_tail;
+    consumer_rt *run_c;
+    int run_n;
+    uv_check_t run_check;
     job *commit_retry;        /* loop: commits that failed on Redis, re-sent on reconnect */
     uint64_t commit_retry_ms; /* loop: when they were last re-sent */
     int64_t grace_deadline_ms;

@@ -184,6 +184,7 @@ finish_loop(rt *r)
         rds_stop(r->rds, rds_stopped, r);
         r->rds = NULL;
     }
+    settle_close(r, on_closed_noop);
     mpsc_close(&r->claim_q, on_closed_noop);
     mpsc_close(&r->done_q, on_closed_noop);
     mpsc_close(&r->event_q, on_closed_noop);
@@ -505,6 +506,7 @@ rt_main(const rt_options *opts)
     r->loop = uv_default_loop();
     loop_thread = pthread_self();
     loop_running = 1;
+    settle_init(r);
     mpsc_init(r->loop, &r->claim_q, settle_claim_drain, r);
     mpsc_init(r->loop, &r->done_q, settle_done_drain, r);
     mpsc_init(r->loop, &r->event_q, on_event, r);

@@ -303,6 +303,65 @@ settle_run_job(pool_queue *q, pool_item *item)
     job_finish(j);
 }
 
+/* Claimed jobs handed to the pool at most this many at a time, so that the
+ * workers start on a batch while the rest of its claims are read. */
+#define RUN_GATHER_MAX 16
+
+/* Hand the gathered CLAIMED jobs to the pool. Loop. */
+static void
+run_gathered(rt *r)
+{
+    if (r->run_n == 0)
+        return;
+    pool_submit(r->pool, &r->run_c->q, &r->run_head->item, &r->run_tail->item, r->run_n);
+    r->run_head = r->run_tail = NULL;
+    r->run_c = NULL;
+    r->run_n = 0;
+}
+
+static void
+on_run_check(uv_check_t *h)
+{
+    uv_check_stop(h);
+    run_gathered(h->data);
+}
+
+/* Queue a CLAIMED job for the pool; sent at the end of this loop iteration
+ * (right after its I/O callbacks), or at once when another consumer's job
+ * comes (one pool queue per submit). Loop. */
+static void
+run_soon(job *j)
+{
+    rt *r = j->c->r;
+    if (r->run_n > 0 && r->run_c != j->c)
+        run_gathered(r);
+    j->item.next = NULL;
+    if (r->run_tail)
+        r->run_tail->item.next = &j->item;
+    else
+        r->run_head = j;
+    r->run_tail = j;
+    r->run_c = j->c;
+    if (r->run_n++ == 0)
+        uv_check_start(&r->run_check, on_run_check);
+    else if (r->run_n >= RUN_GATHER_MAX)
+        run_gathered(r);
+}
+
+void
+settle_init(rt *r)
+{
+    uv_check_init(r->loop, &r->run_check);
+    r->run_check.data = r;
+}
+
+void
+settle_close(rt *r, uv_close_cb cb)
+{
+    run_gathered(r);
+    uv_close((uv_handle_t *)&r->run_check, cb);
+}
+
 static void
 claim_cb(void *ud, rds_result res, int64_t aux)
 {
@@ -320,7 +379,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
             return;
         }
         /* deliveries > max_deliver: decided by claim_check() on the worker. */
-        pool_submit(j->c->r->pool, &j->c->q, &j->item, &j->item, 1);
+        run_soon(j);
         return;
     case RDS_DONE:
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_DUPLICATE], 1, memory_order_relaxed);

@@ -20,6 +20,10 @@ void settle_trace_extract(job *j);
 void settle_redis_up(rt *r);
 /* Drain: NAK a job that was fetched but never started (any thread but
  * releases claims through the loop). */
+/* The loop's handle that hands claimed jobs to the pool: init once the
+ * loop and pool exist, close with the loop's other handles. Loop. */
+void settle_init(rt *r);
+void settle_close(rt *r, uv_close_cb cb);
 /* Send the ACK a worker left to the fetcher (consumer_defer_ack); fetcher. */
 void settle_ack_deferred(job *j);
 void settle_abandon(job *j);
