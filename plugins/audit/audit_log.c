@@ -53,11 +53,11 @@ struct audit_log {
     uint32_t ctr_records, ctr_fsyncs, ctr_segments;
 
     pthread_mutex_t mu;
-    pthread_cond_t fill_cv; /* the leader waits here for its batch to fill */
-    pthread_cond_t done_cv; /* a rotation waits here for the leader's fsync to end */
-    struct aud_waiter *waiters;   /* handlers waiting for their record's fsync */
-    unsigned rotators;            /* rotations waiting on done_cv */
-    int fd;                 /* current segment, O_APPEND */
+    pthread_cond_t fill_cv;     /* the leader waits here for its batch to fill */
+    pthread_cond_t done_cv;     /* a rotation waits here for the leader's fsync to end */
+    struct aud_waiter *waiters; /* handlers waiting for their record's fsync */
+    unsigned rotators;          /* rotations waiting on done_cv */
+    int fd;                     /* current segment, O_APPEND */
     uint32_t seg_no;
     uint64_t seg_size;
     uint64_t next_n;              /* n of the next record */
