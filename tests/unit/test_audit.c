@@ -573,34 +573,61 @@ conc_run(void *p)
     return NULL;
 }
 
+/*
+ * T threads append 100 records each (every 7th twice: a redelivery) while
+ * segments rotate: every handler must return, every record be ACKed once
+ * and on disk in one unbroken chain. Run with the leader gathering
+ * (fsync_interval), without (each fsync takes what is there), and with one
+ * record per fsync, which hands leadership on after every fsync.
+ */
 static void
-test_concurrent_handlers(void **state)
+concurrent_handlers(const char *extra, unsigned nthreads)
 {
-    (void)state;
     char *dir = tmpdir();
     fh_counters_reset();
-    void *ctx = start(",\"segment_size\":8192,\"fsync_batch\":16", dir);
-    enum { T = 8 };
-    pthread_t tid[T];
-    conc_arg args[T];
-    for (unsigned t = 0; t < T; t++) {
+    void *ctx = start(extra, dir);
+    pthread_t tid[16];
+    conc_arg args[16];
+    assert_true(nthreads <= 16);
+    for (unsigned t = 0; t < nthreads; t++) {
         args[t] = (conc_arg){.ctx = ctx, .base = t * 1000};
         assert_int_equal(pthread_create(&tid[t], NULL, conc_run, &args[t]), 0);
     }
     unsigned acked = 0;
-    for (unsigned t = 0; t < T; t++) {
+    for (unsigned t = 0; t < nthreads; t++) {
         pthread_join(tid[t], NULL);
         acked += args[t].acked;
     }
     plugin->fini(ctx);
-    assert_int_equal(acked, T * (100 + 15));
-    assert_int_equal(fh_counter("audit_records"), T * 100);
-    assert_true(fh_counter("audit_fsyncs") <= T * 100);
+    assert_int_equal(acked, nthreads * (100 + 15));
+    assert_int_equal(fh_counter("audit_records"), nthreads * 100);
+    assert_true(fh_counter("audit_fsyncs") <= nthreads * 100);
     audit_chain_result r;
     assert_int_equal(verify(dir, 1, &r), 0);
-    assert_int_equal(r.records, T * 100);
+    assert_int_equal(r.records, nthreads * 100);
     assert_int_equal(fh_counter("audit_segments"), r.segments);
     rmtree(dir);
+}
+
+static void
+test_concurrent_handlers(void **state)
+{
+    (void)state;
+    concurrent_handlers(",\"segment_size\":8192,\"fsync_batch\":16", 8);
+}
+
+static void
+test_concurrent_handlers_no_gathering(void **state)
+{
+    (void)state;
+    concurrent_handlers(",\"segment_size\":8192,\"fsync_batch\":64,\"fsync_interval\":0", 16);
+}
+
+static void
+test_concurrent_handlers_fsync_each(void **state)
+{
+    (void)state;
+    concurrent_handlers(",\"segment_size\":8192,\"fsync_batch\":1", 16);
 }
 
 /* ---- verify: each corruption is found and named ------------------------ */
@@ -775,6 +802,8 @@ main(void)
         cmocka_unit_test(test_recovery_refuses_corruption),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_concurrent_handlers),
+        cmocka_unit_test(test_concurrent_handlers_no_gathering),
+        cmocka_unit_test(test_concurrent_handlers_fsync_each),
         cmocka_unit_test(test_verify_flip_byte),
         cmocka_unit_test(test_verify_rehashed_line),
         cmocka_unit_test(test_verify_delete_line),
