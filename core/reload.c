@@ -228,6 +228,7 @@ list_add(char *buf, size_t n, const char *name)
 static void
 abandon_waiting(rt *r, consumer_rt *c)
 {
+    settle_submit_gathered(r);
     pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
     int n = 0;
     while (it) {

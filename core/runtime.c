@@ -235,6 +235,7 @@ begin_drain(rt *r, const char *why)
     for (consumer_rt *c = r->consumers; c; c = c->next)
         consumer_stop(c);
     /* Queued but not started: give them back now rather than after ack_wait. */
+    settle_submit_gathered(r);
     for (consumer_rt *c = r->consumers; c; c = c->next) {
         pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
         while (it) {

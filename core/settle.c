@@ -308,8 +308,8 @@ settle_run_job(pool_queue *q, pool_item *item)
 #define RUN_GATHER_MAX 16
 
 /* Hand the gathered CLAIMED jobs to the pool. Loop. */
-static void
-run_gathered(rt *r)
+void
+settle_submit_gathered(rt *r)
 {
     if (r->run_n == 0)
         return;
@@ -323,18 +323,18 @@ static void
 on_run_check(uv_check_t *h)
 {
     uv_check_stop(h);
-    run_gathered(h->data);
+    settle_submit_gathered(h->data);
 }
 
-/* Queue a CLAIMED job for the pool; sent at the end of this loop iteration
- * (right after its I/O callbacks), or at once when another consumer's job
- * comes (one pool queue per submit). Loop. */
+/* Queue a CLAIMED job for the pool; sent once RUN_GATHER_MAX are gathered,
+ * when another consumer's job comes (one pool queue per submit), or at the
+ * end of this loop iteration (right after its I/O callbacks). Loop. */
 static void
 run_soon(job *j)
 {
     rt *r = j->c->r;
     if (r->run_n > 0 && r->run_c != j->c)
-        run_gathered(r);
+        settle_submit_gathered(r);
     j->item.next = NULL;
     if (r->run_tail)
         r->run_tail->item.next = &j->item;
@@ -345,7 +345,7 @@ run_soon(job *j)
     if (r->run_n++ == 0)
         uv_check_start(&r->run_check, on_run_check);
     else if (r->run_n >= RUN_GATHER_MAX)
-        run_gathered(r);
+        settle_submit_gathered(r);
 }
 
 void
@@ -358,7 +358,7 @@ settle_init(rt *r)
 void
 settle_close(rt *r, uv_close_cb cb)
 {
-    run_gathered(r);
+    settle_submit_gathered(r);
     uv_close((uv_handle_t *)&r->run_check, cb);
 }
 

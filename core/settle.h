@@ -23,6 +23,9 @@ void settle_redis_up(rt *r);
 /* The loop's handle that hands claimed jobs to the pool: init once the
  * loop and pool exist, close with the loop's other handles. Loop. */
 void settle_init(rt *r);
+/* Submit the claimed jobs gathered so far now: before taking a consumer's
+ * waiting jobs back (drain, removal), so that none escapes. Loop. */
+void settle_submit_gathered(rt *r);
 void settle_close(rt *r, uv_close_cb cb);
 /* Send the ACK a worker left to the fetcher (consumer_defer_ack); fetcher. */
 void settle_ack_deferred(job *j);
