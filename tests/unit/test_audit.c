@@ -584,7 +584,7 @@ conc_run(void *p)
  * fsync, which hands leadership on after every fsync.
  */
 static void
-concurrent_handlers(const char *extra, unsigned nthreads)
+concurrent_handlers(const char *extra, unsigned nthreads, int rotates)
 {
     char *dir = tmpdir();
     fh_counters_reset();
@@ -609,6 +609,10 @@ concurrent_handlers(const char *extra, unsigned nthreads)
     assert_int_equal(verify(dir, 1, &r), 0);
     assert_int_equal(r.records, nthreads * 100);
     assert_int_equal(fh_counter("audit_segments"), r.segments);
+    if (rotates)
+        assert_true(r.segments > 2);
+    else
+        assert_int_equal(r.segments, 1);
     rmtree(dir);
 }
 
@@ -616,21 +620,21 @@ static void
 test_concurrent_handlers(void **state)
 {
     (void)state;
-    concurrent_handlers(",\"segment_size\":8192,\"fsync_batch\":16", 8);
+    concurrent_handlers(",\"segment_size\":16384,\"fsync_batch\":16", 8, 1);
 }
 
 static void
 test_concurrent_handlers_no_gathering(void **state)
 {
     (void)state;
-    concurrent_handlers(",\"fsync_batch\":64,\"fsync_interval\":0", 16);
+    concurrent_handlers(",\"fsync_batch\":64,\"fsync_interval\":0", 16, 0);
 }
 
 static void
 test_concurrent_handlers_fsync_each(void **state)
 {
     (void)state;
-    concurrent_handlers(",\"fsync_batch\":1", 16);
+    concurrent_handlers(",\"fsync_batch\":1", 16, 0);
 }
 
 /* ---- verify: each corruption is found and named ------------------------ */
