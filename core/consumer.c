@@ -303,6 +303,7 @@ fetcher_main(void *arg)
         }
         int credits = c->max_inflight - c->inflight;
         int batch = c->cc->batch > 0 ? c->cc->batch : 64;
+        int may_defer = !c->cc->dedup.enabled; /* with dedup the loop ACKs after the commit */
         pthread_mutex_unlock(&c->mu);
         if (atomic_load(&c->stop))
             break;
@@ -314,15 +315,16 @@ fetcher_main(void *arg)
         uint64_t t0 = clock_mono_ns();
         natsStatus s = fetcher_pull(c, &list, n);
         /* A full batch: more is waiting, the next pull comes at once, and
-         * the ACKs can ride with it. Otherwise workers ACK themselves, or an
-         * idle consumer would hold them for a whole pull expiry. */
-        int defer = s == NATS_OK && list.Count == n;
-        pthread_mutex_lock(&c->mu);
-        c->defer_acks = defer && !c->cc->dedup.enabled;
-        defer = c->defer_acks;
-        pthread_mutex_unlock(&c->mu);
-        if (!defer)
+         * the ACKs can ride with it. Otherwise workers ACK themselves (this
+         * turns deferring off and sends what is held), or an idle consumer
+         * would hold them for a whole pull expiry. */
+        if (may_defer && s == NATS_OK && list.Count == n) {
+            pthread_mutex_lock(&c->mu);
+            c->defer_acks = 1;
+            pthread_mutex_unlock(&c->mu);
+        } else {
             fetcher_send_acks(c, 0);
+        }
         if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
             /* Idle. cnats 3.4.1 may time out at once (nats.c #631): never
              * spin faster than every 50 ms when nothing comes. */

@@ -228,15 +228,7 @@ list_add(char *buf, size_t n, const char *name)
 static void
 abandon_waiting(rt *r, consumer_rt *c)
 {
-    settle_submit_gathered(r);
-    pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
-    int n = 0;
-    while (it) {
-        pool_item *next = it->next;
-        settle_abandon((job *)((char *)it - offsetof(job, item)));
-        it = next;
-        n++;
-    }
+    int n = settle_give_back_waiting(r, c);
     if (n)
         log_info("reload: consumer %s removed; %d waiting message%s given back for redelivery",
                  c->name, n, n == 1 ? "" : "s");

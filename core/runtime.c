@@ -235,15 +235,8 @@ begin_drain(rt *r, const char *why)
     for (consumer_rt *c = r->consumers; c; c = c->next)
         consumer_stop(c);
     /* Queued but not started: give them back now rather than after ack_wait. */
-    settle_submit_gathered(r);
-    for (consumer_rt *c = r->consumers; c; c = c->next) {
-        pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
-        while (it) {
-            pool_item *next = it->next;
-            settle_abandon((job *)((char *)it - offsetof(job, item)));
-            it = next;
-        }
-    }
+    for (consumer_rt *c = r->consumers; c; c = c->next)
+        settle_give_back_waiting(r, c);
     int64_t grace = r->cur ? r->cur->cfg->service.shutdown_grace_ms : 30000;
     uv_timer_start(&r->grace, on_grace, (uint64_t)(grace > 0 ? grace : 1), 0);
 }

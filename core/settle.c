@@ -308,7 +308,7 @@ settle_run_job(pool_queue *q, pool_item *item)
 #define RUN_GATHER_MAX 16
 
 /* Hand the gathered CLAIMED jobs to the pool. Loop. */
-void
+static void
 settle_submit_gathered(rt *r)
 {
     if (r->run_n == 0)
@@ -513,6 +513,22 @@ settle_ack_deferred(job *j)
 {
     nats_settle(j);
     job_finish(j);
+}
+
+int
+settle_give_back_waiting(rt *r, consumer_rt *c)
+{
+    /* Gathered jobs would escape the take below and start later. */
+    settle_submit_gathered(r);
+    pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
+    int n = 0;
+    while (it) {
+        pool_item *next = it->next;
+        settle_abandon(JOB_OF(it, item));
+        it = next;
+        n++;
+    }
+    return n;
 }
 
 void

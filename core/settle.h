@@ -18,18 +18,22 @@ void settle_done_drain(mpsc *q, mpsc_node *list);
 void settle_run_job(pool_queue *q, pool_item *item);
 void settle_trace_extract(job *j);
 void settle_redis_up(rt *r);
-/* Drain: NAK a job that was fetched but never started (any thread but
- * releases claims through the loop). */
 /* The loop's handle that hands claimed jobs to the pool: init once the
  * loop and pool exist, close with the loop's other handles. Loop. */
 void settle_init(rt *r);
-/* Submit the claimed jobs gathered so far now: before taking a consumer's
- * waiting jobs back (drain, removal), so that none escapes. Loop. */
-void settle_submit_gathered(rt *r);
 void settle_close(rt *r, uv_close_cb cb);
 /* Send the ACK a worker left to the fetcher (consumer_defer_ack); fetcher. */
 void settle_ack_deferred(job *j);
+/* Drain: NAK a job that was fetched but never started (any thread but
+ * releases claims through the loop). */
 void settle_abandon(job *j);
+/*
+ * Give back c's jobs that wait for a worker (claimed ones gathered for the
+ * pool included): abandoned, so JetStream redelivers them at once instead
+ * of after this host's backlog. For a drain and a removed consumer. Loop.
+ * Returns how many.
+ */
+int settle_give_back_waiting(rt *r, consumer_rt *c);
 
 /* The NAK delay for a failed delivery: backoff[deliveries-1], the last value
  * repeating, with +-10% jitter. Pure. */
