@@ -8,19 +8,8 @@ start_nats
 start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 
-cat >"$T/jw.yaml" <<YAML
-service: {name: core-flow, workers: 4, shutdown_grace: 10s}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: record.so
-      config: {effects_file: "$T/effects", sleep: 2ms}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+record_config "$T/jw.yaml" "{name: core-flow, workers: 4, shutdown_grace: 10s}" "sleep: 2ms"
+cat >>"$T/jw.yaml" <<YAML
 consumers:
   - name: worker
     stream: WORK

@@ -7,19 +7,8 @@
 start_nats
 start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
-cat >"$T/jw.yaml" <<YAML
-service: {name: sigterm, workers: 4, shutdown_grace: 20s}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: record.so
-      config: {effects_file: "$T/effects", sleep: 1ms}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+record_config "$T/jw.yaml" "{name: sigterm, workers: 4, shutdown_grace: 20s}" "sleep: 1ms"
+cat >>"$T/jw.yaml" <<YAML
 consumers:
   - {name: worker, stream: WORK, handler: rec, concurrency: 4, batch: 64,
      max_ack_pending: 256, dead_letter: dlq.worker, ack_wait: 30s}

@@ -11,19 +11,8 @@ start_nats
 start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 
-cat >"$T/jw.yaml" <<YAML
-service: {name: verdicts, workers: 2}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: record.so
-      config: {effects_file: "$T/effects", retry_if_contains: "please-retry", reject_if_contains: "please-reject"}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+record_config "$T/jw.yaml" "{name: verdicts, workers: 2}" "retry_if_contains: \"please-retry\", reject_if_contains: \"please-reject\""
+cat >>"$T/jw.yaml" <<YAML
 consumers:
   - name: worker
     stream: WORK

@@ -77,11 +77,12 @@ for so in $dlopened; do
     [ -n "$p" ] || fail "$so (dlopen'd by jetway) is not installed here"
     dlpaths="$dlpaths $p"
 done
-for bin in "$JW" "$JW_BUILD"/plugins/*.so $dlpaths; do
-    ldd "$bin" | awk '/=> \// {print $3}'
-done | grep -vE '/lib(asan|ubsan|lsan|tsan)\.so' | sort -u >"$T/libs"
-for p in $dlpaths; do echo "$p"; done >>"$T/libs"
-sort -u -o "$T/libs" "$T/libs"
+{
+    for bin in "$JW" "$JW_BUILD"/plugins/*.so $dlpaths; do
+        ldd "$bin" | awk '/=> \// {print $3}'
+    done
+    printf '%s\n' $dlpaths # (not empty: checked above)
+} | grep -vE '/lib(asan|ubsan|lsan|tsan)\.so' | sort -u >"$T/libs"
 # (the sanitizer runtimes of an ASan test build are not in a release image)
 nlibs=$(wc -l <"$T/libs")
 [ "$nlibs" -ge 8 ] || fail "ldd found only $nlibs libraries"

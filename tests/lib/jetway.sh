@@ -12,6 +12,12 @@
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
 #   pubn SUBJECT N [ID_PREFIX]     publish N JSON messages with ids PREFIX%d
+#   record_config FILE SERVICE [REC]  write the head of a config: service
+#                                  SERVICE (a YAML flow mapping), the
+#                                  servers, instance "rec" of record.so
+#                                  (effects in $T/effects, REC: more of its
+#                                  config), streams WORK (work.>) and DLQ
+#                                  (dlq.>); the caller appends `consumers:`
 
 jw_start()
 {
@@ -81,4 +87,22 @@ pubn()
 {
     "$JW" pub -s "$NATS_URL" -q "$1" "{\"message_id\":\"${3:-m-}%d\",\"n\":%d}" \
         --count "$2" --id "${3:-m-}%d"
+}
+
+record_config()
+{
+    cat >"$1" <<YAML
+service: $2
+nats: {servers: ["$NATS_URL"]}
+redis: {url: "$REDIS_URL"}
+plugins:
+  dir: $T/plugins
+  instances:
+    - name: rec
+      file: record.so
+      config: {effects_file: "$T/effects"${3:+, $3}}
+streams:
+  - {name: WORK, subjects: ["work.>"]}
+  - {name: DLQ, subjects: ["dlq.>"]}
+YAML
 }
