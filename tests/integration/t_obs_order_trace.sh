@@ -44,7 +44,7 @@ consumers = {s["attrs"].get("jetway.consumer") for s in trace}
 for want in ("payment-orders", "inventory-orders", "audit-orders", "audit-payments",
              "audit-inventory"):
     assert want in consumers, (want, consumers)
-# depth: root -> payment-orders -> order-events-payments (a decision needs both)
+# depth: root -> payment-orders -> order-payments-completed (a decision needs both)
 by = {s["spanId"]: s for s in trace}
 def depth(s):
     d = 0

@@ -28,8 +28,8 @@
 ORDERS_ROLES="inventory audit payment order"
 # Every consumer of the four configs, as STREAM/CONSUMER.
 ORDERS_CONSUMERS="ORDERS/payment-orders ORDERS/payment-cancellations ORDERS/inventory-orders
-ORDERS/inventory-confirmations ORDERS/audit-orders PAYMENTS/order-events-payments
-PAYMENTS/inventory-payments PAYMENTS/audit-payments INVENTORY/order-events-inventory
+ORDERS/inventory-confirmations ORDERS/audit-orders PAYMENTS/order-payments-completed
+PAYMENTS/order-payments-failed PAYMENTS/inventory-payments PAYMENTS/audit-payments INVENTORY/order-events-inventory
 INVENTORY/audit-inventory"
 ORDERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ORDERS_CONFIG_DIR=${ORDERS_CONFIG_DIR:-$ORDERS_DIR/config}
