@@ -695,12 +695,11 @@ load_summary(load_run *run, const load_opts *o, long sent, int64_t t0)
     cJSON_AddNumberToObject(out, "elapsed_s", round(secs * 1000) / 1000);
     /* The generator's own CPU: it shares the machine with what it measures. */
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cJSON_AddNumberToObject(out, "cpu_s",
-                                round(((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                                       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) *
-                                      1000) /
-                                    1000);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+        cJSON_AddNumberToObject(out, "cpu_s", round(cpu_ms) / 1e3);
+    }
     cJSON_AddNumberToObject(out, "orders_per_s",
                             secs > 0 ? round((double)run->decided / secs * 10) / 10 : 0);
     load_add_latency(out, "accept_latency_ms", acc, na);

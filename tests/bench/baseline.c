@@ -28,7 +28,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -258,12 +257,8 @@ main(int argc, char **argv)
     if (s != NATS_OK)
         bench_die("flush", s);
     double secs = (double)(bench_mono_ns() - start) / 1e9;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     printf("{\"msgs\":%lld,\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"cpu_s\":%.3f}\n", acked, secs,
-           (double)acked / secs, cpu);
+           (double)acked / secs, bench_cpu_s());
     fflush(stdout);
 
     /* Destroy, never Unsubscribe: the durable stays (and we created it). */

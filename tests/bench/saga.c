@@ -34,7 +34,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/resource.h>
 
 #include "bench_util.h"
 
@@ -385,13 +384,9 @@ main(int argc, char **argv)
     for (size_t i = 0; i < SAGA_NCONSUMERS; i++)
         pthread_join(saga_consumers[i].thread, NULL);
 
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     printf("{\"orders\":%ld,\"confirmed\":%ld,\"publish_errors\":%ld,\"cpu_s\":%.3f}\n",
            atomic_load(&S.next_order), atomic_load(&S.confirmed), atomic_load(&S.publish_errors),
-           cpu);
+           bench_cpu_s());
     fflush(stdout);
 
     for (size_t i = 0; i < SAGA_NCONSUMERS; i++) {

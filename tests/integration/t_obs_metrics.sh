@@ -33,21 +33,10 @@ start_nats
 start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so" "$JW_BUILD/tests/plugins/ack.so"
 HTTP_PORT=$(free_port)
-cat >"$T/jw.yaml" <<YAML
-service: {name: metrics, workers: 4}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: record.so
-      config: {effects_file: "$T/effects", retry_if_contains: "please-retry", reject_if_contains: "please-reject",
-              sleep: 5ms}
-    - {name: acker, file: ack.so}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+record_config "$T/jw.yaml" "{name: metrics, workers: 4}" \
+    'retry_if_contains: "please-retry", reject_if_contains: "please-reject", sleep: 5ms' \
+    "    - {name: acker, file: ack.so}"
+cat >>"$T/jw.yaml" <<YAML
 consumers:
   - name: worker
     stream: WORK

@@ -18,32 +18,17 @@ plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so" "$JW_BUILD/tests/plu
 # write_cfg VERSION [slow]: atomically replace the topology.
 write_cfg()
 {
-    {
-        cat <<YAML
-service: {name: reload-storm, workers: 4, shutdown_grace: 30s}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: record.so
-      config: {effects_file: "$T/effects", version: "$1", sleep: 5ms}
-YAML
-        if [ "${2:-}" = slow ]; then
-            echo "    - name: slowinit"
-            echo "      file: slow_init.so"
-            echo "      config: {init_sleep: 3s, marker: \"$T/marker\"}"
-        fi
-        cat <<YAML
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+    local slow=""
+    if [ "${2:-}" = slow ]; then
+        slow="    - {name: slowinit, file: slow_init.so, config: {init_sleep: 3s, marker: \"$T/marker\"}}"
+    fi
+    record_config "$T/jw.yaml.tmp" "{name: reload-storm, workers: 4, shutdown_grace: 30s}" \
+        "version: \"$1\", sleep: 5ms" "$slow"
+    cat >>"$T/jw.yaml.tmp" <<YAML
 consumers:
   - {name: worker, stream: WORK, handler: rec, dead_letter: dlq.worker, concurrency: 4, ack_wait: 20s}
 log: {level: info}
 YAML
-    } >"$T/jw.yaml.tmp"
     mv -f "$T/jw.yaml.tmp" "$T/jw.yaml"
 }
 

@@ -12,11 +12,12 @@
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
 #   pubn SUBJECT N [ID_PREFIX]     publish N JSON messages with ids PREFIX%d
-#   record_config FILE SERVICE [REC]  write the head of a config: service
-#                                  SERVICE (a YAML flow mapping), the
-#                                  servers, instance "rec" of record.so
+#   record_config FILE SERVICE [REC [MORE]]  write the head of a config:
+#                                  service SERVICE (a YAML flow mapping),
+#                                  the servers, instance "rec" of record.so
 #                                  (effects in $T/effects, REC: more of its
-#                                  config), streams WORK (work.>) and DLQ
+#                                  config), MORE (instance list items, as
+#                                  YAML lines), streams WORK (work.>) and DLQ
 #                                  (dlq.>); the caller appends `consumers:`
 
 jw_start()
@@ -91,7 +92,8 @@ pubn()
 
 record_config()
 {
-    cat >"$1" <<YAML
+    {
+        cat <<YAML
 service: $2
 nats: {servers: ["$NATS_URL"]}
 redis: {url: "$REDIS_URL"}
@@ -101,8 +103,12 @@ plugins:
     - name: rec
       file: record.so
       config: {effects_file: "$T/effects"${3:+, $3}}
+YAML
+        [ -z "${4:-}" ] || printf '%s\n' "$4"
+        cat <<YAML
 streams:
   - {name: WORK, subjects: ["work.>"]}
   - {name: DLQ, subjects: ["dlq.>"]}
 YAML
+    } >"$1"
 }
