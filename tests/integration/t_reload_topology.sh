@@ -1,10 +1,17 @@
 #!/bin/bash
 # Topology changes by reload. Two jetway processes share the durable
-# `shared` (slow handler, max_ack_pending 40, so each holds messages it has
-# not started). A reload of P1 adds consumer `beta` (it starts consuming)
-# and removes `shared` (P1 finishes only the handlers already running; the
-# messages it held are given back and committed by P2, exactly once),
-# `keepme` (durable stays) and `pruneme` (prune: true, durable deleted).
+# `shared` (slow handler, max_ack_pending 40, so a process holds messages it
+# has not started). A reload of P1 adds consumer `beta` (it starts
+# consuming) and removes `shared` (P1 finishes only the handlers already
+# running; the messages it held are given back and committed by P2, exactly
+# once), `keepme` (durable stays) and `pruneme` (prune: true, durable
+# deleted).
+#
+# P2 starts after P1's reload. max_ack_pending is the durable's, shared by
+# both processes, so with P2 already pulling, how many of the 40 P1 holds at
+# the swap is a race P2 can win outright (CI saw P1 hold none: nothing was
+# tested). Alone, P1 holds all 40 and runs 2: the swap always finds
+# messages waiting, and P2 still gets them only by redelivery.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jetway.sh"
 
@@ -58,20 +65,20 @@ YAML
 
 jw_start p1 "$T/p1.yaml"
 jw_wait_running p1
-jw_start p2 "$T/p2.yaml"
-jw_wait_running p2
 
 pubn work.a 20 a- >/dev/null || fail "publish work.a failed"
 wait_drained WORK alpha 20 || fail "alpha did not drain"
 [ "$(committed alpha)" = 20 ] || fail "alpha committed $(committed alpha)"
 
-# Load the shared durable; remove it from P1 while P1 holds messages.
+# Load the shared durable; remove it from P1 while P1 holds messages: a
+# batch of 16 is fetched before the first handler starts, and the fetcher
+# keeps P1 at 40 in flight while the stream has more.
 pubn work.s $N s- >/dev/null || fail "publish work.s failed"
 p1_started()
 {
-    [ "$(attempts "$T/effects.p1.slow")" -ge 20 ] && [ "$(attempts "$T/effects.p2.slow")" -ge 20 ]
+    [ "$(attempts "$T/effects.p1.slow")" -ge 4 ]
 }
-wait_for 30 p1_started || fail "both processes did not start on shared"
+wait_for 30 p1_started || fail "p1 did not start on shared"
 
 {
     header p1
@@ -84,6 +91,8 @@ note "p1: $out"
 grep -q 'consumers added \[beta\] removed \[[a-z,]*shared[a-z,]*\]' "$T/p1.log" ||
     fail "reload did not log beta added, shared removed: $(grep 'reload: ok' "$T/p1.log")"
 given=$(grep -o 'consumer shared removed; [0-9]* waiting' "$T/p1.log" | grep -o '[0-9]*' || echo 0)
+jw_start p2 "$T/p2.yaml"
+jw_wait_running p2
 
 # The added consumer consumes.
 pubn work.b 20 b- >/dev/null || fail "publish work.b failed"
