@@ -84,7 +84,7 @@ note "$N orders, $accepted accepted, $decided decided, 0 permission violations"
 # A role may not publish another role's events.
 SSL_CERT_FILE="$T/ca.crt" "$JW" pub -s "tls://order:$NATS_PW_ORDER@127.0.0.1:$NATS_PORT" \
     payments.completed.v1 '{}' >"$T/pub.out" 2>&1 && fail "order published payments.completed.v1"
-wait_for 10 grep -q 'Publish Violation - User "order", Subject "payments.completed.v1"' "$T/nats.log" ||
+wait_for 30 grep -q 'Publish Violation - User "order", Subject "payments.completed.v1"' "$T/nats.log" ||
     fail "the server did not refuse order's publish"
 # Without TLS: refused by the server.
 "$JW" pub -s "nats://order:$NATS_PW_ORDER@127.0.0.1:$NATS_PORT" --stream-info ORDERS \

@@ -122,7 +122,7 @@ done
 [ -n "$victim" ] || fail "cannot tell which node jetway is connected to"
 before=$(committed worker)
 kill -KILL "$(pid_of "n$victim")"
-wait_for 10 sh -c "! kill -0 $(pid_of "n$victim") 2>/dev/null" || fail "node $victim survived SIGKILL"
+wait_for 30 sh -c "! kill -0 $(pid_of "n$victim") 2>/dev/null" || fail "node $victim survived SIGKILL"
 note "killed node $victim (jetway's) with $before of $((N1 + N2)) committed"
 for i in 1 2 3; do [ "$i" != "$victim" ] && NATS_URL=$(url $i); done
 export NATS_URL

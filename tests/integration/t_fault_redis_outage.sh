@@ -26,7 +26,7 @@ jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 wait_committed 1000 || fail "no progress"
 stop_redis || fail "redis-server did not stop"
-wait_for 10 grep -q 'redis: unreachable' "$T/jw.log" || fail "jetway did not notice the outage"
+wait_for 30 grep -q 'redis: unreachable' "$T/jw.log" || fail "jetway did not notice the outage"
 a0=$(attempts "$T/effects")
 sleep 10 # the length of the outage, not a synchronisation
 a1=$(attempts "$T/effects")

@@ -16,7 +16,7 @@ OBS="$JW_BUILD/tests/tools/obs_check"
 mkfifo "$T/ctl"
 exec 3<>"$T/ctl" # read-write: opening does not block, and the FIFO stays open
 bg obs "$OBS" http "$T/port" "$T/ctl" 3>&-
-wait_for 10 test -s "$T/port" || fail "obs_check did not start serving"
+wait_for 30 test -s "$T/port" || fail "obs_check did not start serving"
 PORT=$(cat "$T/port")
 BASE="http://127.0.0.1:$PORT"
 
@@ -35,7 +35,7 @@ expect()
 
 must()
 {
-    wait_for 10 expect "$@" || {
+    wait_for 30 expect "$@" || {
         echo "last body: $(cat "$T/body" 2>/dev/null)" >&2
         fail "GET $1: wanted $2 ${3:-}"
     }
@@ -201,7 +201,7 @@ exec 6<&- 7<&-
 must /healthz 200 ok
 
 send quit
-wait_for 10 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
+wait_for 30 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
 # A child of this shell: wait gives its status (sanitizer reports make it non-zero).
 wait "$(pid_of obs)"
 rc=$?

@@ -138,7 +138,7 @@ back()
     ask get ks
     [ "$RES" = 'OK 1 "3"' ]
 }
-wait_for 15 back || fail "kv did not recover after the stall: $RES"
+wait_for 30 back || fail "kv did not recover after the stall: $RES"
 ok "recovers after the stall"
 echo "quit" >&3
 pid=$(pid_of kvs)

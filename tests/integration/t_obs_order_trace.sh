@@ -10,7 +10,7 @@
 
 SINK="$(dirname "$0")/../tools/otlp_sink.py"
 bg sink python3 "$SINK" --port-file "$T/sinkport" --out "$T/spans.jsonl"
-wait_for 10 test -s "$T/sinkport" || fail "otlp_sink did not start"
+wait_for 30 test -s "$T/sinkport" || fail "otlp_sink did not start"
 PORT=$(cat "$T/sinkport")
 
 mkdir -p "$T/cfg"

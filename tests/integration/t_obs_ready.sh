@@ -84,7 +84,7 @@ wait_for 30 grep -q '^attempt slow-1 ' "$T/effects" || fail "slow-1 not started"
 
 # Drain with slow-1 in its handler (4 s): 503 at once, the endpoint stays up.
 kill -TERM "$(pid_of jw)"
-wait_for 10 grep -q '"msg":"SIGTERM: draining' "$T/jw.log" || fail "no drain"
+wait_for 30 grep -q '"msg":"SIGTERM: draining' "$T/jw.log" || fail "no drain"
 expect /readyz 503 || fail "/readyz not 503 right after the drain began: $(cat "$T/body")"
 json_is '{"status":"not ready","reason":"draining"}'
 expect /healthz 200 ok || fail "/healthz during the drain: $(cat "$T/body")"

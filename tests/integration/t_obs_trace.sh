@@ -21,7 +21,7 @@ start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/relay.so"
 
 bg sink python3 "$SINK" --port-file "$T/sinkport" --out "$T/spans.jsonl"
-wait_for 10 test -s "$T/sinkport" || fail "otlp_sink did not start"
+wait_for 30 test -s "$T/sinkport" || fail "otlp_sink did not start"
 
 # config FILE OTLP_URL HTTP_PORT
 config()
@@ -168,7 +168,7 @@ nohang closed "http://127.0.0.1:$(free_port)/v1/traces"
 [ "$failures" -ge 1 ] || fail "closed: no export failure counted"
 
 bg hang python3 "$SINK" --port-file "$T/hangport" --out "$T/hang.jsonl" --hang
-wait_for 10 test -s "$T/hangport" || fail "hanging sink did not start"
+wait_for 30 test -s "$T/hangport" || fail "hanging sink did not start"
 nohang hung "http://127.0.0.1:$(cat "$T/hangport")/v1/traces"
 grep -q 'hanging on a POST' "$T/hang.log" || fail "the exporter never reached the hanging collector"
 echo "RESULT obs_trace spans=6 traces=3 tracestate=propagated closed_port_handled=$((2 * N)) hung_collector_handled=$((2 * N))"

@@ -10,7 +10,7 @@ OBS="$JW_BUILD/tests/tools/obs_check"
 SINK="$(dirname "$0")/../tools/otlp_sink.py"
 
 bg sink python3 "$SINK" --port-file "$T/sinkport" --out "$T/spans.jsonl"
-wait_for 10 test -s "$T/sinkport" || fail "otlp_sink did not start"
+wait_for 30 test -s "$T/sinkport" || fail "otlp_sink did not start"
 URL="http://127.0.0.1:$(cat "$T/sinkport")/v1/traces"
 
 field()

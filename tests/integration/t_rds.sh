@@ -91,12 +91,12 @@ gone()
     [ "$(rcli exists "$1")" = 0 ]
 }
 check "claim with a short lease" "CLAIMED 0" claim k3 tokA 150
-wait_for 10 gone k3 || fail "k3 lease did not expire"
+wait_for 30 gone k3 || fail "k3 lease did not expire"
 check "claim after the lease expired" "CLAIMED 0" claim k3 tokB 5000
 check "commit after someone else claimed" "LEASE_LOST 0" commit k3 tokA 600000 ok
 [ "$(rcli get k3)" = "P|tokB" ] || fail "a lost lease overwrote the new claim"
 check "claim k4 with a short lease" "CLAIMED 0" claim k4 tokA 100
-wait_for 10 gone k4 || fail "k4 lease did not expire"
+wait_for 30 gone k4 || fail "k4 lease did not expire"
 check "commit after an unclaimed expiry writes the marker" "OK 0" commit k4 tokA 600000 dlq
 [ "$(rcli get k4)" = "D|dlq" ] || fail "k4 should be D|dlq"
 
@@ -170,7 +170,7 @@ check "and works" "CLAIMED 0" claim k8 tokA 5000
 
 # clean stop: loop closes with nothing left
 echo "quit" >&3
-wait_for 10 grep -q "^LOOP closed" "$LOG" || fail "loop did not close cleanly: $(tail -n 3 "$LOG")"
+wait_for 30 grep -q "^LOOP closed" "$LOG" || fail "loop did not close cleanly: $(tail -n 3 "$LOG")"
 pid=$(pid_of rds)
 wait "$pid"
 st=$?
