@@ -138,25 +138,6 @@ base_map_latency(const char *path, long long slots)
     return p;
 }
 
-static void
-base_add_consumer(jsCtx *js, const base_opts *o)
-{
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = o->durable;
-    cc.AckPolicy = js_AckExplicit;
-    cc.DeliverPolicy = js_DeliverAll;
-    cc.AckWait = (int64_t)30 * 1000000000;
-    cc.MaxDeliver = -1;
-    cc.MaxAckPending = o->max_ack_pending;
-    jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_AddConsumer(&ci, js, o->stream, &cc, NULL, &jerr);
-    if (s != NATS_OK)
-        bench_die("add consumer", s);
-    jsConsumerInfo_Destroy(ci);
-}
-
 /*
  * Fetch up to `batch` messages: what is stored now, or else wait up to
  * wait_ms for the next one. Returns NATS_OK with list->Count >= 1, or
@@ -214,17 +195,9 @@ main(int argc, char **argv)
     jsCtx *js = NULL;
     /* Latency runs: pull requests go out at once (see bench_connect). */
     bench_connect(o.url, o.send_asap, &nc, &js);
-    base_add_consumer(js, &o);
-
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = o.stream;
-    so.Consumer = o.durable;
     natsSubscription *sub = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_PullSubscribe(&sub, js, NULL, o.durable, NULL, &so, &jerr);
-    if (s != NATS_OK)
-        bench_die("pull subscribe", s);
+    bench_pull_consumer(js, o.stream, o.durable, NULL, o.max_ack_pending, &sub);
+    natsStatus s;
 
     long long acked = 0;
     int64_t idle_ns = o.idle_s * 1000000000;

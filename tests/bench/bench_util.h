@@ -102,6 +102,62 @@ bench_close(natsConnection *nc, jsCtx *js)
 }
 
 /*
+ * Create stream `name` on `subject` (one subject, storage as given, the 2m
+ * duplicate window of the configs); exits on failure. The caller decides
+ * whether an existing one is deleted or kept first.
+ */
+static inline void
+bench_add_stream(jsCtx *js, const char *name, const char *subject, jsStorageType storage)
+{
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    const char *subjects[1] = {subject};
+    sc.Name = name;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = storage;
+    sc.Duplicates = (int64_t)120 * 1000000000;
+    jsStreamInfo *si = NULL;
+    natsStatus s = js_AddStream(&si, js, &sc, NULL, NULL);
+    if (s != NATS_OK)
+        bench_die(name, s);
+    jsStreamInfo_Destroy(si);
+}
+
+/*
+ * Create durable pull consumer `durable` on `stream` (filter NULL: the whole
+ * stream) with the settings jetway gives its durables (explicit ACK, all
+ * deliveries, 30 s ack wait, no max deliver) and bind *sub to it; exits on
+ * failure.
+ */
+static inline void
+bench_pull_consumer(jsCtx *js, const char *stream, const char *durable, const char *filter,
+                    int64_t max_ack_pending, natsSubscription **sub)
+{
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable;
+    cc.FilterSubject = filter;
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = (int64_t)30 * 1000000000;
+    cc.MaxDeliver = -1;
+    cc.MaxAckPending = max_ack_pending;
+    jsConsumerInfo *ci = NULL;
+    natsStatus s = js_AddConsumer(&ci, js, stream, &cc, NULL, NULL);
+    if (s != NATS_OK)
+        bench_die(durable, s);
+    jsConsumerInfo_Destroy(ci);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Consumer = durable;
+    s = js_PullSubscribe(sub, js, NULL, durable, NULL, &so, NULL);
+    if (s != NATS_OK)
+        bench_die(durable, s);
+}
+
+/*
  * Parse the unsigned decimal after `key` (e.g. "\"seq\":") in a payload that
  * is not NUL-terminated. Returns 0 and *out, or -1 when absent.
  */

@@ -134,27 +134,13 @@ fill_stream(jsCtx *js, const fill_opts *o)
         if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
             bench_die("delete stream", s);
     }
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    const char *subjects[1] = {o->subject};
-    sc.Name = o->stream;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = o->memory ? js_MemoryStorage : js_FileStorage;
-    sc.Retention = js_LimitsPolicy;
-    sc.Discard = js_DiscardOld;
-    sc.Duplicates = (int64_t)120 * 1000000000; /* 2m, as in the configs */
-    sc.Replicas = 1;
     jsStreamInfo *si = NULL;
     s = js_GetStreamInfo(&si, js, o->stream, NULL, &jerr);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
         return;
     }
-    s = js_AddStream(&si, js, &sc, NULL, &jerr);
-    if (s != NATS_OK)
-        bench_die("add stream", s);
-    jsStreamInfo_Destroy(si);
+    bench_add_stream(js, o->stream, o->subject, o->memory ? js_MemoryStorage : js_FileStorage);
 }
 
 /* Format message `seq` into buf; returns its length. */

@@ -232,25 +232,6 @@ saga_on_created(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *clo
 }
 
 static void
-saga_add_stream(jsCtx *js, const char *name, const char *subject)
-{
-    js_DeleteStream(js, name, NULL, NULL); /* start empty; absent is fine */
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    const char *subjects[] = {subject};
-    sc.Name = name;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.Duplicates = (int64_t)120 * 1000000000;
-    jsStreamInfo *si = NULL;
-    natsStatus s = js_AddStream(&si, js, &sc, NULL, NULL);
-    if (s != NATS_OK)
-        bench_die(name, s);
-    jsStreamInfo_Destroy(si);
-}
-
-static void
 saga_bind(saga_consumer *c)
 {
     jsOptions jo;
@@ -259,27 +240,7 @@ saga_bind(saga_consumer *c)
     natsStatus s = natsConnection_JetStream(&c->js, S.conns[c->role], &jo);
     if (s != NATS_OK)
         bench_die("jetstream context", s);
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = c->durable;
-    cc.FilterSubject = c->filter;
-    cc.AckPolicy = js_AckExplicit;
-    cc.DeliverPolicy = js_DeliverAll;
-    cc.AckWait = (int64_t)30 * 1000000000;
-    cc.MaxDeliver = -1;
-    cc.MaxAckPending = 512;
-    jsConsumerInfo *ci = NULL;
-    s = js_AddConsumer(&ci, c->js, c->stream, &cc, NULL, NULL);
-    if (s != NATS_OK)
-        bench_die(c->durable, s);
-    jsConsumerInfo_Destroy(ci);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = c->stream;
-    so.Consumer = c->durable;
-    s = js_PullSubscribe(&c->sub, c->js, NULL, c->durable, NULL, &so, NULL);
-    if (s != NATS_OK)
-        bench_die(c->durable, s);
+    bench_pull_consumer(c->js, c->stream, c->durable, c->filter, 512, &c->sub);
 }
 
 static void
@@ -346,8 +307,10 @@ main(int argc, char **argv)
         else
             jsCtx_Destroy(js);
     }
-    for (size_t i = 0; i < sizeof(saga_streams) / sizeof(saga_streams[0]); i++)
-        saga_add_stream(admin, saga_streams[i][0], saga_streams[i][1]);
+    for (size_t i = 0; i < sizeof(saga_streams) / sizeof(saga_streams[0]); i++) {
+        js_DeleteStream(admin, saga_streams[i][0], NULL, NULL); /* start empty; absent is fine */
+        bench_add_stream(admin, saga_streams[i][0], saga_streams[i][1], js_FileStorage);
+    }
     for (size_t i = 0; i < SAGA_NCONSUMERS; i++)
         saga_bind(&saga_consumers[i]);
 

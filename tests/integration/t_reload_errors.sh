@@ -17,26 +17,11 @@ plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so" \
 # write_cfg VERSION FILE DELIVER [EXTRA_INSTANCE_FILE]
 write_cfg()
 {
-    {
-        cat <<YAML
-service: {name: reload-errors, workers: 2, shutdown_grace: 10s}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - name: rec
-      file: $2
-      config: {effects_file: "$T/effects", version: "$1"}
-YAML
-        if [ -n "${4:-}" ]; then
-            echo "    - name: extra"
-            echo "      file: $4"
-        fi
-        cat <<YAML
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+    local extra=""
+    [ -z "${4:-}" ] || extra="    - {name: extra, file: $4}"
+    record_config "$T/jw.yaml" "{name: reload-errors, workers: 2, shutdown_grace: 10s}" \
+        "version: \"$1\"" "$extra" "$2"
+    cat >>"$T/jw.yaml" <<YAML
 consumers:
   - name: worker
     stream: WORK
@@ -46,7 +31,6 @@ consumers:
     dead_letter: dlq.worker
 log: {level: info}
 YAML
-    } >"$T/jw.yaml"
 }
 
 k=0

@@ -12,13 +12,14 @@
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
 #   pubn SUBJECT N [ID_PREFIX]     publish N JSON messages with ids PREFIX%d
-#   record_config FILE SERVICE [REC [MORE]]  write the head of a config:
-#                                  service SERVICE (a YAML flow mapping),
-#                                  the servers, instance "rec" of record.so
-#                                  (effects in $T/effects, REC: more of its
-#                                  config), MORE (instance list items, as
-#                                  YAML lines), streams WORK (work.>) and DLQ
-#                                  (dlq.>); the caller appends `consumers:`
+#   record_config FILE SERVICE [REC [MORE [SO]]]  write the head of a
+#                                  config: service SERVICE (a YAML flow
+#                                  mapping), the servers, instance "rec" of
+#                                  record.so or SO (effects in $T/effects,
+#                                  REC: more of its config), MORE (instance
+#                                  list items, as YAML lines), streams WORK
+#                                  (work.>) and DLQ (dlq.>); the caller
+#                                  appends `consumers:`
 
 jw_start()
 {
@@ -101,7 +102,7 @@ plugins:
   dir: $T/plugins
   instances:
     - name: rec
-      file: record.so
+      file: ${5:-record.so}
       config: {effects_file: "$T/effects"${3:+, $3}}
 YAML
         [ -z "${4:-}" ] || printf '%s\n' "$4"
