@@ -11,6 +11,7 @@
 #   make demo            the order-processing pipeline end to end
 #   make bench           throughput/latency against a raw cnats baseline
 #   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
+#   make check-layers    core/'s include rule (scripts/check-layers) and its self-test
 #   make format / format-check
 #
 # BUILD selects the output directory, so several variants (and several
@@ -30,7 +31,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc
-CPPFLAGS += -D_GNU_SOURCE -Icore -Icore/include $(PKG_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -iquote core -Icore/include $(PKG_CFLAGS)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wold-style-definition -Wwrite-strings -Wformat=2 -Wpointer-arith \
            -Wundef -Wvla -Wimplicit-fallthrough -Wno-missing-field-initializers
@@ -71,13 +72,19 @@ PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
 
-CORE_SRCS  := $(wildcard core/*.c)
+CORE_SRCS  := $(wildcard core/*/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB_OBJS   := $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/core/cmd/main.o,$(CORE_OBJS))
 
-# plugins/shared holds header-only helpers of several plugins, not a plugin.
-PLUGIN_DIRS := $(filter-out plugins/shared,$(patsubst %/,%,$(wildcard plugins/*/)))
+# plugins/shared holds header-only helpers of several plugins, and
+# plugins/tools the order example's own programs; neither is a plugin.
+PLUGIN_DIRS := $(filter-out plugins/shared plugins/tools,$(patsubst %/,%,$(wildcard plugins/*/)))
 PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
+
+# The order example's tools: its load generator and its audit chain verifier
+# (they know the example's subjects, Redis keys and record format, so they
+# are not commands of the generic host).
+EXAMPLE_BINS := $(BUILD)/bin/jetway-orders-load $(BUILD)/bin/jetway-audit-verify
 
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TPLUGIN_SOS  := $(TPLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
@@ -91,10 +98,10 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: FORCE all plugins test unit integration test-asan asan tsan valgrind demo bench install clean \
+.PHONY: FORCE all plugins check-layers test unit integration test-asan asan tsan valgrind demo bench install clean \
         format format-check deps check-deps soak
 
-all: $(BUILD)/jetway $(PLUGIN_SOS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
+all: $(BUILD)/jetway $(PLUGIN_SOS) $(EXAMPLE_BINS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
 
 plugins: $(PLUGIN_SOS)
 
@@ -102,6 +109,17 @@ $(BUILD)/jetway: $(CORE_OBJS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
+
+$(BUILD)/bin/jetway-audit-verify: plugins/tools/audit_verify.c plugins/tools/audit_chain.c \
+    plugins/tools/audit_chain.h plugins/audit/audit_format.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -123,6 +141,12 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/fixture.h core/incl
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
 	    $(shell pkg-config --cflags --libs libcjson) $(if $(SAN),$(SAN_FLAGS))
+
+# The audit unit test checks the example's chain verifier too.
+$(BUILD)/tests/unit/test_audit: tests/unit/test_audit.c plugins/tools/audit_chain.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) -iquote plugins/tools $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -156,8 +180,15 @@ unit: $(UNIT_BINS) $(TPLUGIN_SOS) $(PLUGIN_SOS)
 integration: all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh
 
+# The layer rule of core/ (see scripts/check-layers), then its self-test:
+# violations injected into a copy of the tree must each be caught.
+check-layers:
+	@scripts/check-layers .
+	@bash tests/layers/t_check_layers.sh
+
 # `make test` is the README's test command and what CI runs.
 test: deps
+	$(MAKE) check-layers
 	$(MAKE) FAILPOINTS=1 all $(UNIT_BINS)
 	$(MAKE) FAILPOINTS=1 unit
 	$(MAKE) FAILPOINTS=1 integration

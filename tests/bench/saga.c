@@ -2,7 +2,7 @@
  * saga.c -- the pipeline's baseline: the order saga's NATS traffic done by
  * raw cnats, with nothing else, so that `make bench` can put jetway's
  * four-role pipeline next to what the messaging alone costs on the same
- * machine, servers and load generator (`jetway load`).
+ * machine, servers and load generator (`jetway-orders-load`).
  *
  * It does what the happy path of the order system does on the wire, in one
  * process with one connection per role:

@@ -3,7 +3,7 @@
 # deploy/nats/auth.conf, over TLS, with the Kubernetes role configs of
 # deploy/k8s/config: the admin user provisions, order/payment/inventory run
 # each as its own user (password_env; payment from a password_file), and
-# `jetway load` gets every order decided with no permission violation on the
+# `jetway-orders-load` gets every order decided with no permission violation on the
 # server. A role cannot publish another role's events; a wrong password
 # fails start-up with a clear error that does not contain the password.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -70,7 +70,7 @@ jw_start inventory deploy/k8s/config/inventory.yaml "${penv[@]}" NATS_USER=inven
 for r in order payment inventory; do jw_wait_running $r; done
 
 N=300
-SSL_CERT_FILE="$T/ca.crt" "$JW" load -s "tls://admin:$NATS_PW_ADMIN@127.0.0.1:$NATS_PORT" \
+SSL_CERT_FILE="$T/ca.crt" "$ORDERS_LOAD" -s "tls://admin:$NATS_PW_ADMIN@127.0.0.1:$NATS_PORT" \
     --orders $N --timeout 60 --redis "redis://:$REDIS_PW@127.0.0.1:$REDIS_PORT" --json \
     >"$T/load.json" 2>"$T/load.err" || fail "load failed: $(cat "$T/load.json" "$T/load.err")"
 decided=$(python3 -c "import json; s=json.load(open('$T/load.json')); assert s['ok']; print(int(s['confirmed'] + s['cancelled_total']))") ||

@@ -3,7 +3,7 @@
 # orders, segments of 128 KiB so there are several) verifies; then, on
 # copies of it, one flipped byte (inside the data, and one breaking the
 # JSON), a deleted line and a deleted first line of a later segment each
-# make `jetway audit verify` exit 1 naming that segment and line, in text
+# make `jetway-audit-verify` exit 1 naming that segment and line, in text
 # and in --json. The untouched copy still verifies after each.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/harness.sh
@@ -18,7 +18,7 @@ sed -i 's/segment_size: 4MiB/segment_size: 128KiB/' "$ORDERS_CONFIG_DIR/audit.ya
 grep -q 'segment_size: 128KiB' "$ORDERS_CONFIG_DIR/audit.yaml" || fail "cannot set segment_size"
 
 orders_start
-orders_load 500 --timeout 60 || fail "jetway load: $(cat "$T/load.json" "$T/load.err")"
+orders_load 500 --timeout 60 || fail "jetway-orders-load: $(cat "$T/load.json" "$T/load.err")"
 orders_quiet 60 || fail "the system did not go quiet"
 orders_stop || fail "a role exited non-zero"
 orders_check || fail "invariants broken: $(cat "$T/check.json")"
@@ -31,13 +31,13 @@ note "clean log: $(cat "$T/verify.txt")"
 verify_broken()
 {
     local out rc=0 js
-    out=$("$JW" audit verify "$1" 2>&1) || rc=$?
+    out=$("$AUDIT_VERIFY" "$1" 2>&1) || rc=$?
     [ $rc = 1 ] || fail "$4: verify exited $rc, want 1: $out"
     case "$out" in
     "broken: $2:$3: "*) ;;
     *) fail "$4: verify said '$out', want broken: $2:$3: ..." ;;
     esac
-    js=$("$JW" audit verify "$1" --json) && fail "$4: verify --json exited 0"
+    js=$("$AUDIT_VERIFY" "$1" --json) && fail "$4: verify --json exited 0"
     echo "$js" | python3 -c 'import json,sys
 o = json.load(sys.stdin)
 assert o["ok"] is False and o["segment"] == sys.argv[1] and o["line"] == int(sys.argv[2]), o' "$2" "$3" ||
@@ -50,7 +50,7 @@ fresh()
 {
     rm -rf "$T/t"
     cp -a "$AUDIT_DIR" "$T/t"
-    "$JW" audit verify "$T/t" >/dev/null || fail "the clean copy does not verify"
+    "$AUDIT_VERIFY" "$T/t" >/dev/null || fail "the clean copy does not verify"
 }
 
 seg2=audit-000002.jsonl

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_orders_e2e -- the order-processing system as four processes (order,
 # payment, inventory, audit with the shipped configs): 1500 orders through
-# `jetway load`, then every invariant from the outside (tests/lib/
+# `jetway-orders-load`, then every invariant from the outside (tests/lib/
 # orders_check.py): each accepted order created once and decided exactly
 # once as load saw it, no order charged twice, refunds exactly for the
 # orders cancelled after payment, stock balanced per SKU and sold == the
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 N=${ORDERS:-1500}
 orders_start
-orders_load "$N" --timeout 60 || fail "jetway load: $(cat "$T/load.json" "$T/load.err")"
+orders_load "$N" --timeout 60 || fail "jetway-orders-load: $(cat "$T/load.json" "$T/load.err")"
 orders_quiet 60 || fail "the system did not go quiet"
 orders_check || fail "invariants broken: $(cat "$T/check.json")"
 grep -q "^ok: $(ocount audit_records) records" "$T/verify.txt" ||

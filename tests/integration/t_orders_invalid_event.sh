@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/orders.sh
 
 orders_start
-orders_load 300 --timeout 60 || fail "first jetway load: $(cat "$T/load.json" "$T/load.err")"
+orders_load 300 --timeout 60 || fail "first jetway-orders-load: $(cat "$T/load.json" "$T/load.err")"
 orders_quiet 60 || fail "the system did not go quiet"
 
 ts=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
@@ -85,7 +85,7 @@ for k in pay:charge:ord-bad-fields pay:charge_count:ord-bad-fields inv:res:ord-b
 done
 
 # The system goes on as before.
-orders_load 300 --timeout 60 || fail "second jetway load: $(cat "$T/load.json" "$T/load.err")"
+orders_load 300 --timeout 60 || fail "second jetway-orders-load: $(cat "$T/load.json" "$T/load.err")"
 orders_quiet 60 || fail "the system did not go quiet"
 orders_check --injected "ORDERS:$seq_fields" --injected "ORDERS:$seq_id" \
     --unaudited "ORDERS:$seq_nojson" --letters 7 || fail "invariants broken: $(cat "$T/check.json")"

@@ -19,7 +19,7 @@ N=${ORDERS:-1500}
 orders_start
 
 # The load runs in the background, so the test can kill payment meanwhile.
-("$JW" load --orders "$N" --redis "$REDIS_URL" --json --accepted-out "$T/accepted.txt" \
+("$ORDERS_LOAD" --orders "$N" --redis "$REDIS_URL" --json --accepted-out "$T/accepted.txt" \
     --timeout 100 >"$T/load.json" 2>"$T/load.err") &
 load_pid=$!
 JW_PIDS="$JW_PIDS $load_pid"
@@ -55,7 +55,7 @@ orders_role payment
 
 load_rc=0
 wait "$load_pid" || load_rc=$?
-[ $load_rc = 0 ] || fail "jetway load: exit $load_rc: $(cat "$T/load.json" "$T/load.err")"
+[ $load_rc = 0 ] || fail "jetway-orders-load: exit $load_rc: $(cat "$T/load.json" "$T/load.err")"
 orders_quiet 60 || fail "the system did not go quiet"
 orders_check || fail "invariants broken: $(cat "$T/check.json")"
 [ "$(ocount accepted)" = "$N" ] || fail "accepted $(ocount accepted) of $N"

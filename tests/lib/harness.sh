@@ -25,6 +25,9 @@ set -u
 JW_BUILD=${JETWAY_BUILD:-build}
 case "$JW_BUILD" in /*) ;; *) JW_BUILD="$(pwd)/$JW_BUILD" ;; esac
 JW="$JW_BUILD/jetway"
+# The order example's own tools (plugins/tools), not commands of the host.
+ORDERS_LOAD="$JW_BUILD/bin/jetway-orders-load"
+AUDIT_VERIFY="$JW_BUILD/bin/jetway-audit-verify"
 T=$(mktemp -d "${TMPDIR:-/tmp}/jwtest.XXXXXX")
 chmod 0755 "$T"
 JW_PIDS=""

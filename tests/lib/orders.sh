@@ -8,7 +8,7 @@
 #                         (sees every event), payment, order
 #   orders_role ROLE [VAR=VALUE...]  start one role (again, e.g. after a
 #                         kill -9), with extra environment
-#   orders_load N [ARGS]  `jetway load` of N orders with --redis --json,
+#   orders_load N [ARGS]  `jetway-orders-load` of N orders with --redis --json,
 #                         appending its summary to $T/load.json and its
 #                         accepted orders to $T/accepted.txt; its status
 #   orders_quiet [SECS]   wait until every consumer of the system is drained
@@ -78,7 +78,7 @@ orders_load()
     local n=$1 rc=0
     shift
     rm -f "$T/accepted.part"
-    "$JW" load --orders "$n" --redis "$REDIS_URL" --json --accepted-out "$T/accepted.part" "$@" \
+    "$ORDERS_LOAD" --orders "$n" --redis "$REDIS_URL" --json --accepted-out "$T/accepted.part" "$@" \
         >>"$T/load.json" 2>>"$T/load.err" || rc=$?
     [ -f "$T/accepted.part" ] && cat "$T/accepted.part" >>"$T/accepted.txt"
     return $rc
@@ -138,7 +138,7 @@ orders_dump()
 orders_check()
 {
     orders_dump
-    "$JW" audit verify "$AUDIT_DIR" >"$T/verify.txt" 2>&1 ||
+    "$AUDIT_VERIFY" "$AUDIT_DIR" >"$T/verify.txt" 2>&1 ||
         fail "audit chain does not verify: $(cat "$T/verify.txt")"
     touch "$T/accepted.txt" "$T/load.json"
     python3 "$ORDERS_DIR/tests/lib/orders_check.py" --load "$T/load.json" \

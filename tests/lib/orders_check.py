@@ -2,7 +2,7 @@
 """tests/lib/orders_check.py -- the invariants of the order-processing system
 after a run, checked from the outside (called by tests/lib/orders.sh).
 
-Inputs: the summaries of `jetway load` (--json, --accepted-out), every
+Inputs: the summaries of `jetway-orders-load` (--json, --accepted-out), every
 message of the ORDERS, PAYMENTS, INVENTORY and DLQ streams (JSON lines of
 tests/tools/stream_dump), the audit directory and Redis. Run it only once
 the system is quiet (every consumer drained).
@@ -11,7 +11,7 @@ Checks, each printed as a failure when it does not hold:
   * load: every request accepted and answered, every accepted order decided;
   * ORDERS: one orders.created.v1 per accepted order, and exactly one
     decision (orders.confirmed.v1 or orders.cancelled.v1) per accepted
-    order, the one `jetway load` saw, with its reason; no event of an order
+    order, the one `jetway-orders-load` saw, with its reason; no event of an order
     nobody accepted, but the --injected messages of a test, and no event
     names the order of an injected one;
   * every message id is unique in its stream and equals the payload's
@@ -111,8 +111,8 @@ def oid(m):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--load", required=True, help="jetway load --json output")
-    ap.add_argument("--accepted", required=True, help="jetway load --accepted-out file")
+    ap.add_argument("--load", required=True, help="jetway-orders-load --json output")
+    ap.add_argument("--accepted", required=True, help="jetway-orders-load --accepted-out file")
     ap.add_argument("--dumps", required=True, help="dir of STREAM.jsonl dumps")
     ap.add_argument("--audit", required=True, help="audit directory")
     ap.add_argument("--redis", required=True, help="host:port")

@@ -2,7 +2,7 @@
  * audit_gen -- drive the audit plugin (.so) with a fake host: N events from
  * T threads at once (each also redelivers some of its events, which must not
  * be logged twice), then print the counters. Used by t_audit.sh to produce a
- * real log for `jetway audit verify`.
+ * real log for `jetway-audit-verify`.
  *
  *   audit_gen PLUGIN.so DIR N THREADS [SEGMENT_SIZE [FSYNC_BATCH [FSYNC_INTERVAL_MS]]]
  */

@@ -32,11 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "log.h"
-#include "otlp.h"
-#include "stats.h"
-#include "trace.h"
+#include "obs/obs.h"
+#include "base/base.h"
 
 static atomic_int stalled;
 static atomic_int quitting;

@@ -15,10 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "log.h"
-#include "natsconn.h"
-#include "provision.h"
+#include "config/config.h"
+#include "base/base.h"
+#include "nats/nats.h"
 
 static void
 print_result(const prov_result *r, void *ud)

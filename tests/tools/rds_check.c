@@ -42,10 +42,8 @@
 
 #include <uv.h>
 
-#include "kv.h"
-#include "log.h"
-#include "rds.h"
-#include "stats.h"
+#include "redis/redis.h"
+#include "base/base.h"
 
 static const char *const result_names[] = {"OK", "CLAIMED", "DONE", "BUSY", "LEASE_LOST", "ERROR"};
 

@@ -1,6 +1,6 @@
 /*
  * test_audit.c -- the audit log: record format and chain (audit_format.h),
- * `jetway audit verify` on every kind of corruption (core/audit_chain.c), and
+ * `jetway-audit-verify` on every kind of corruption (plugins/tools/audit_chain.c), and
  * the plugin itself, dlopen'ed from $JETWAY_BUILD/plugins/audit.so and driven
  * through the ABI with a fake host: appends, invalid JSON, rotation, recovery
  * after a restart, a torn tail, idempotent redelivery, concurrent handlers.
@@ -426,7 +426,7 @@ test_idempotent_redelivery(void **state)
     fh_counters_reset();
     void *ctx = start(CFG_SMALL, dir);
     feed_n(ctx, 1, 6);
-    feed(ctx, 3); /* same instance */
+    feed(ctx, 3); /* same plugin_instance */
     assert_int_equal(fh_counter("audit_records"), 5);
     /* the same id on another stream is another event */
     jw_msg m = fh_msg("inventory.reserved", "INVENTORY", 1, "e3", "{}");

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static char dir[64];
 static char cfgpath[128];

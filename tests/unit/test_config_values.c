@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "config_int.h"
+#include "config/config_int.h"
 
 static void
 test_duration_good(void **state)

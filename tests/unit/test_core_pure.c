@@ -14,11 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jsmeta.h"
-#include "msgid.h"
-#include "pool.h"
-#include "rnd.h"
-#include "settle.h"
+#include "nats/nats.h"
+#include "base/base.h"
+#include "runtime/settle_int.h"
 
 static void
 jsmeta__v1_subject__parsed(void **state)

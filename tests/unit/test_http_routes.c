@@ -14,9 +14,8 @@
 #include <cJSON.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "http_routes.h"
-#include "stats.h"
+#include "base/base.h"
+#include "obs/obs.h"
 
 /* The heartbeat's clock: CLOCK_MONOTONIC in ms. */
 static int64_t

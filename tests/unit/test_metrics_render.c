@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "metrics_render.h"
-#include "stats.h"
+#include "obs/obs.h"
+#include "base/base.h"
 
 static stats_consumer *orders;
 

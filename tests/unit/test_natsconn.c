@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "natsconn.h"
-#include "nkey.h"
+#include "nats/nats.h"
+#include "nats/nkey_int.h"
 
 static void
 backoff_grows_and_caps(void **state)

@@ -24,7 +24,7 @@
 #include <dlfcn.h>
 #include <link.h>
 
-#include "plugin_loader.h"
+#include "plugin/plugin.h"
 
 /* Per test: root is a mkdtemp() directory (0700), dir = root/plugins. */
 static char root[64];

@@ -7,9 +7,8 @@
 
 #include <cmocka.h>
 
-#include "dlq_find.h"
-#include "dlq_replay.h"
-#include "provision.h"
+#include "nats/nats.h"
+#include "dlq/dlq.h"
 
 static char *subj[] = {(char *)"orders.>"};
 

@@ -14,8 +14,7 @@
 #include <cJSON.h>
 #include <cmocka.h>
 
-#include "otlp.h"
-#include "trace.h"
+#include "obs/obs.h"
 
 #define TID  "4bf92f3577b34da6a3ce929d0e0e4736"
 #define SID  "00f067aa0ba902b7"

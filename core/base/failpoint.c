@@ -1,0 +1,32 @@
+/*
+ * failpoint.c -- see failpoint.h.
+ */
+#include "base.h"
+
+#ifdef JW_FAILPOINTS
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+static atomic_long failpoint_hits;
+
+void
+failpoint_hit(const char *name)
+{
+    const char *want = getenv("JW_FAILPOINT");
+    if (!want || strcmp(want, name) != 0)
+        return;
+    const char *skip = getenv("JW_FAILPOINT_SKIP");
+    long n = atomic_fetch_add(&failpoint_hits, 1);
+    if (skip && n < atol(skip))
+        return;
+    log_warn("failpoint %s: killing the process", name);
+    raise(SIGKILL);
+}
+#else
+/* Keep the translation unit non-empty in production builds. */
+typedef int failpoint_unused;
+#endif

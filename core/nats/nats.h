@@ -1,0 +1,242 @@
+/*
+ * nats/nats.h -- the interface of core/nats/: NATS and JetStream: connections, reply-subject
+ * metadata, message ids, finding streams by subject, provisioning, stream/consumer info.
+ *
+ * Other folders include this header only; files named *_int.h are private
+ * to this folder.
+ */
+#ifndef JW_CORE_NATS_H
+#define JW_CORE_NATS_H
+
+#include <nats/nats.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+
+/*
+ * natsconn -- one NATS connection built from the `nats:` section: servers,
+ * auth (user/password, token, NKey seed file, creds file), TLS (CA, client
+ * cert and key, expected hostname), timeouts and unlimited reconnects with
+ * jittered, growing backoff; plus its JetStream context.
+ *
+ * Threads: natsconn_open()/natsconn_close() are blocking and run on the main
+ * thread (at start and at exit) or a command's thread. The returned
+ * connection and jsCtx are cnats objects, safe from any thread. The
+ * callbacks run on cnats's own threads: they must only touch atomics or hand
+ * work to the loop. The `events` struct is the caller's and must stay valid
+ * until the connection's closed callback has run (or natsconn_open failed).
+ */
+
+typedef struct natsconn_events {
+    void (*disconnected)(void *ud);
+    void (*reconnected)(void *ud);
+    void (*closed)(void *ud);
+    void *ud;
+    /* Only with NATSCONN_RETRY_CONNECT: the first connect succeeded later. */
+    void (*connected)(void *ud);
+} natsconn_events;
+
+/*
+ * natsconn_open_ex() flags. NATSCONN_RETRY_CONNECT: when no server answers,
+ * return at once with a connection that keeps trying in the background
+ * (cnats RetryOnFailedConnect), so `run` can start before the server; the
+ * connected callback fires when it is up.
+ */
+#define NATSCONN_RETRY_CONNECT 0x1u
+
+/*
+ * Connect. `events` may be NULL. On failure returns -1 and writes a reason
+ * (never a secret) into err. natsconn_open() fails when no server answers.
+ */
+int natsconn_open(const cfg_nats *cfg, const natsconn_events *events, natsConnection **nc,
+                  jsCtx **js, char *err, size_t errlen);
+/* As natsconn_open(); returns 1 when NATSCONN_RETRY_CONNECT and not yet connected. */
+int natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned flags,
+                     natsConnection **nc, jsCtx **js, char *err, size_t errlen);
+void natsconn_close(natsConnection *nc, jsCtx *js);
+
+/*
+ * A cfg_nats for command-line tools: one server URL (`url`, else $NATS_URL,
+ * else nats://127.0.0.1:4222) and defaults for everything else. `c` holds
+ * borrowed pointers only; nothing to free.
+ */
+void natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url);
+
+/*
+ * The reconnect delay for attempt `attempts` (1-based): reconnect_wait
+ * doubled per attempt, capped at reconnect_wait_max, then jittered into
+ * [delay/2, delay]. `rnd` is a uniform random 32-bit value. Pure, for tests.
+ */
+int64_t natsconn_backoff_ms(int64_t wait_ms, int64_t max_ms, int attempts, uint32_t rnd);
+
+/* The most useful text for a failed cnats call: the thread's last error,
+ * else the status text (never NULL). */
+const char *natsconn_errtext(natsStatus s);
+
+/* Copy `in` to `out` with every secret of `cfg` (password, token, URL
+ * userinfo) replaced by "<redacted>". */
+void natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen);
+
+/*
+ * jsmeta -- the JetStream metadata of a delivered message, read straight
+ * from its reply subject without allocating (natsMsg_GetMetaData strdup()s
+ * the stream and consumer names for every message, which the hot path can
+ * do without).
+ *
+ *   $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+ *   $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>.<token>
+ *
+ * Threads: pure function, any thread.
+ */
+
+typedef struct jsmeta {
+    const char *stream; /* points into the reply subject, not terminated */
+    size_t stream_len;
+    uint64_t delivered;
+    uint64_t stream_seq;
+    uint64_t consumer_seq;
+    int64_t timestamp_ns;
+    uint64_t pending;
+} jsmeta;
+
+/* 0 on success, -1 when `reply` is not a JetStream ack subject. */
+int jsmeta_parse(const char *reply, jsmeta *out);
+
+/*
+ * msgid -- which id a message is deduplicated by.
+ *
+ * The id is the Nats-Msg-Id header, else the consumer's JSON field (default
+ * `message_id`) of the payload; with `dedup.id_from` naming a field, only
+ * that field is used. A replayed dead letter (header Jetway-Replay) gets
+ * "<id>~<Jetway-Replay>" so that it is processed once more, once. An id must
+ * be 1..MSGID_MAX bytes of printable ASCII without spaces; anything else is
+ * a reason to dead-letter, returned as text.
+ *
+ * Threads: pure, any thread (cnats header access is per-message).
+ */
+
+#define MSGID_MAX 128
+
+/* Validate an id candidate; NULL when good, else a static reason. */
+const char *msgid_check(const char *id, size_t len);
+
+/*
+ * Extract the id of msg into out (size >= MSGID_MAX * 2 + 2). `field` is the
+ * JSON field, `header_first` whether Nats-Msg-Id wins. Returns NULL on
+ * success, else a reason written into `why` (for the dead letter).
+ */
+const char *msgid_extract(natsMsg *msg, int header_first, const char *field, char *out,
+                          size_t outlen, char *why, size_t whylen);
+
+/* The JSON-field part, on a raw payload (unit-testable). */
+int msgid_from_json(const char *data, size_t len, const char *field, char *out, size_t outlen,
+                    char *why, size_t whylen);
+
+/*
+ * dlq_find -- which JetStream streams capture a subject (the dead-letter
+ * streams of a topology are those capturing some consumer's dead_letter).
+ *
+ * Threads: dlq_streams_capturing() makes a blocking JetStream request (any
+ * thread but the libuv loop); dlq_subject_matches() is pure.
+ */
+
+/* NATS subject matching: `pattern` may hold `*` (one token) and a final `>`. */
+int dlq_subject_matches(const char *pattern, const char *subject);
+
+/*
+ * Names of the server's streams with a subject pattern matching `subject`,
+ * sorted; the caller frees with dlq_names_free(). 0 on success (also when
+ * none match), -1 with err on a failed request.
+ */
+int dlq_streams_capturing(jsCtx *js, const char *subject, char ***names, size_t *n, char *err,
+                          size_t errlen);
+void dlq_names_free(char **names, size_t n);
+
+/*
+ * provision -- make the server's streams and durable pull consumers match
+ * the topology: create what is missing, update what JetStream can change in
+ * place, and refuse (with object, field and both values) what it cannot.
+ * Never deletes or recreates anything, except provision_consumer_delete(),
+ * the explicit prune of a reload.
+ *
+ * Server consumers are durable PULL consumers with AckExplicit, AckWait =
+ * ack_wait, MaxAckPending = max_ack_pending, the filter subject and deliver
+ * policy of the config, ReplayInstant, and NO BackOff and MaxDeliver = -1:
+ * retry timing and the delivery limit are the host's (DESIGN.md, 5 and 6).
+ *
+ * Threads: every function makes blocking JetStream API requests; call it on
+ * a command's thread or a reload worker, never on the libuv loop. The
+ * functions keep no state.
+ */
+
+typedef enum {
+    PROV_UNCHANGED = 0,
+    PROV_CREATED,
+    PROV_UPDATED,
+    PROV_WOULD_CREATE, /* dry run */
+    PROV_WOULD_UPDATE, /* dry run */
+    PROV_REFUSED,      /* a change JetStream cannot make in place */
+    PROV_ERROR,        /* the request failed */
+} prov_outcome;
+
+/* The outcome for one object; filled by the callee, owned by the caller. */
+typedef struct prov_result {
+    prov_outcome outcome;
+    char object[192]; /* "stream ORDERS" / "consumer ORDERS/payment" */
+    char detail[768]; /* changed fields, the refusal or the error */
+} prov_result;
+
+const char *prov_outcome_name(prov_outcome o);
+/* One line for operators: "<object>: <outcome>[: <detail>]". */
+void prov_result_format(const prov_result *r, char *buf, size_t len);
+
+/* 0 when the object now matches (or would, in a dry run); -1 otherwise. */
+int provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res);
+int provision_consumer(jsCtx *js, const cfg_stream *st, const cfg_consumer *cc, int dry_run,
+                       prov_result *res);
+/* Delete a durable (reload prune). 0 also when it did not exist. */
+int provision_consumer_delete(jsCtx *js, const char *stream, const char *name, char *err,
+                              size_t errlen);
+
+/* Called for every object provision_apply_ex() handles. */
+typedef void (*provision_report_fn)(const prov_result *res, void *ud);
+
+/*
+ * Every stream, then every consumer (whose stream must be declared), then a
+ * check that some server stream captures each consumer's dead_letter
+ * subject. Each outcome is logged and passed to `report` (may be NULL).
+ * Returns 0 when all matched; -1 with a summary in err otherwise (every
+ * object is still attempted).
+ */
+int provision_apply_ex(jsCtx *js, const jw_config *cfg, int dry_run, provision_report_fn report,
+                       void *ud, char *err, size_t errlen);
+int provision_apply(jsCtx *js, const jw_config *cfg, int dry_run, char *err, size_t errlen);
+
+/*
+ * Pure comparisons (unit-tested): append "field: server -> config" lines for
+ * each declared field that differs from the server's config to `changes`,
+ * or the refusal text to `refusal` (first refused field wins). Return the
+ * number of differences.
+ */
+int provision_stream_diff(const cfg_stream *st, const jsStreamConfig *srv, char *changes,
+                          size_t clen, char *refusal, size_t rlen);
+int provision_consumer_diff(const cfg_stream *st, const cfg_consumer *cc,
+                            const jsConsumerConfig *srv, char *changes, size_t clen, char *refusal,
+                            size_t rlen);
+/* The jsConsumerConfig jetway wants for `cc` (strings borrowed from cc). */
+void provision_consumer_config(const cfg_stream *st, const cfg_consumer *cc, jsConsumerConfig *out);
+
+/*
+ * pub_info -- `jetway pub --stream-info` / `--consumer-info`: a stream's
+ * or consumer's state as one JSON object on stdout, for scripts and tests.
+ *
+ * Threads: blocking JetStream requests; a command's thread.
+ */
+
+/* 0 on success; -1 with a message on stderr. */
+int pub_info_stream(jsCtx *js, const char *stream, FILE *out);
+int pub_info_consumer(jsCtx *js, const char *stream, const char *consumer, FILE *out);
+
+#endif /* JW_CORE_NATS_H */

@@ -1,0 +1,334 @@
+/*
+ * natsconn.c -- see natsconn.h.
+ */
+#include "nats.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nkey_int.h"
+
+#define NATSCONN_DEFAULT_URL "nats://127.0.0.1:4222"
+
+static void
+on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    const natsconn_events *ev = closure;
+    if (ev && ev->disconnected)
+        ev->disconnected(ev->ud);
+}
+
+static void
+on_reconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    const natsconn_events *ev = closure;
+    if (ev && ev->reconnected)
+        ev->reconnected(ev->ud);
+}
+
+static void
+on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    const natsconn_events *ev = closure;
+    if (ev && ev->closed)
+        ev->closed(ev->ud);
+}
+
+static void
+on_connected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    const natsconn_events *ev = closure;
+    if (ev && ev->connected)
+        ev->connected(ev->ud);
+}
+
+int64_t
+natsconn_backoff_ms(int64_t wait_ms, int64_t max_ms, int attempts, uint32_t rnd)
+{
+    if (wait_ms <= 0)
+        wait_ms = 250;
+    if (max_ms < wait_ms)
+        max_ms = wait_ms;
+    int64_t d = wait_ms;
+    for (int i = 1; i < attempts && d < max_ms; i++)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    /* "Equal jitter": half fixed, half random, so a herd of clients that lost
+     * the same server spreads out but none retries immediately. */
+    int64_t half = d / 2;
+    return half + (half > 0 ? (int64_t)(rnd % (uint32_t)(half + 1)) : 0);
+}
+
+/*
+ * The closure of the reconnect-delay callback carries the two durations in
+ * the pointer value itself, so there is no allocation whose lifetime would
+ * have to outlive every cnats callback thread.
+ */
+static int64_t
+on_reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+    (void)nc;
+    uint64_t packed = (uint64_t)(uintptr_t)closure;
+    int64_t wait_ms = (int64_t)(packed & 0xffffffffu);
+    int64_t max_ms = (int64_t)(packed >> 32);
+    return natsconn_backoff_ms(wait_ms, max_ms, attempts, arc4random());
+}
+
+const char *
+natsconn_errtext(natsStatus s)
+{
+    const char *e = nats_GetLastError(NULL);
+    if (e && *e)
+        return e;
+    if (s == NATS_NO_RESPONDERS)
+        return "no responders (no stream captures the subject, or JetStream is off)";
+    return natsStatus_GetText(s);
+}
+
+void
+natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    const char *secrets[2] = {cfg ? cfg->password : NULL, cfg ? cfg->token : NULL};
+    size_t o = 0;
+    for (const char *p = in; *p && o + 1 < outlen;) {
+        size_t skip = 0;
+        for (int i = 0; i < 2 && !skip; i++) {
+            if (secrets[i] && *secrets[i] && strncmp(p, secrets[i], strlen(secrets[i])) == 0)
+                skip = strlen(secrets[i]);
+        }
+        /* URL userinfo: "://user:pass@" -> "://<redacted>@" */
+        if (!skip && strncmp(p, "://", 3) == 0) {
+            const char *at = p + 3;
+            while (*at && *at != '@' && *at != '/' && *at != ' ' && *at != ',')
+                at++;
+            if (*at == '@') {
+                int n = snprintf(out + o, outlen - o, "://<redacted>");
+                o = (size_t)n < outlen - o ? o + (size_t)n : outlen - 1;
+                p = at;
+                continue;
+            }
+        }
+        if (skip) {
+            int n = snprintf(out + o, outlen - o, "<redacted>");
+            o = (size_t)n < outlen - o ? o + (size_t)n : outlen - 1;
+            p += skip;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
+static int
+set_auth(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
+{
+    natsStatus s = NATS_OK;
+    if (cfg->nkey_seed_file && cfg->creds_file) {
+        snprintf(err, errlen, "nats: nkey_seed_file and creds_file cannot both be set");
+        return -1;
+    }
+    if (cfg->user)
+        s = natsOptions_SetUserInfo(opts, cfg->user, cfg->password ? cfg->password : "");
+    if (s == NATS_OK && cfg->token)
+        s = natsOptions_SetToken(opts, cfg->token);
+    if (s == NATS_OK && cfg->creds_file)
+        s = natsOptions_SetUserCredentialsFromFiles(opts, cfg->creds_file, NULL);
+    if (s != NATS_OK) {
+        snprintf(err, errlen, "nats: auth options: %s", natsStatus_GetText(s));
+        return -1;
+    }
+    if (cfg->nkey_seed_file) {
+        char pub[64];
+        if (nkey_public_from_file(cfg->nkey_seed_file, pub, sizeof(pub), err, errlen) != 0)
+            return -1;
+        s = natsOptions_SetNKeyFromSeed(opts, pub, cfg->nkey_seed_file);
+        if (s != NATS_OK) {
+            snprintf(err, errlen, "nats: nkey_seed_file %s: %s", cfg->nkey_seed_file,
+                     natsStatus_GetText(s));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+set_tls(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
+{
+    if (!cfg->tls_ca && !cfg->tls_cert && !cfg->tls_key && !cfg->tls_hostname)
+        return 0;
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        snprintf(err, errlen, "nats: tls_cert and tls_key must be given together");
+        return -1;
+    }
+    const char *what = "enable TLS";
+    natsStatus s = natsOptions_SetSecure(opts, true);
+    if (s == NATS_OK && cfg->tls_ca) {
+        what = cfg->tls_ca;
+        s = natsOptions_LoadCATrustedCertificates(opts, cfg->tls_ca);
+    }
+    if (s == NATS_OK && cfg->tls_cert) {
+        what = cfg->tls_cert;
+        s = natsOptions_LoadCertificatesChain(opts, cfg->tls_cert, cfg->tls_key);
+    }
+    if (s == NATS_OK && cfg->tls_hostname) {
+        what = "tls_hostname";
+        s = natsOptions_SetExpectedHostname(opts, cfg->tls_hostname);
+    }
+    if (s != NATS_OK) {
+        /* The text names files, never key material. */
+        snprintf(err, errlen, "nats: TLS (%s): %s", what, natsconn_errtext(s));
+        return -1;
+    }
+    return 0;
+}
+
+static natsStatus
+set_timing(natsOptions *opts, const cfg_nats *cfg)
+{
+    int64_t wait = cfg->reconnect_wait_ms > 0 ? cfg->reconnect_wait_ms : 250;
+    int64_t max = cfg->reconnect_wait_max_ms > 0 ? cfg->reconnect_wait_max_ms : 5000;
+    if (wait > 0xffffffffLL)
+        wait = 0xffffffffLL;
+    if (max > 0xffffffffLL)
+        max = 0xffffffffLL;
+    natsStatus s = natsOptions_SetMaxReconnect(opts, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(opts, wait);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectJitter(opts, wait / 2, wait);
+#if UINTPTR_MAX >= UINT64_MAX
+    if (s == NATS_OK) {
+        uintptr_t packed = (uintptr_t)(((uint64_t)max << 32) | (uint64_t)wait);
+        s = natsOptions_SetCustomReconnectDelay(opts, on_reconnect_delay, (void *)packed);
+    }
+#else
+    (void)on_reconnect_delay;
+#endif
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts,
+                                   cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 2000);
+    /* Published data held while reconnecting (cnats's default is 8 MiB too;
+     * set explicitly so the bound is visible here). */
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024);
+    return s;
+}
+
+int
+natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned flags,
+                 natsConnection **nc, jsCtx **js, char *err, size_t errlen)
+{
+    natsOptions *opts = NULL;
+    *nc = NULL;
+    *js = NULL;
+    err[0] = '\0';
+    static const char *const default_servers[] = {NATSCONN_DEFAULT_URL};
+    const char **servers =
+        cfg->nservers ? (const char **)cfg->servers : (const char **)default_servers;
+    int nservers = cfg->nservers ? (int)cfg->nservers : 1;
+
+    natsStatus s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(opts, servers, nservers);
+    if (s == NATS_OK && cfg->name)
+        s = natsOptions_SetName(opts, cfg->name);
+    if (s == NATS_OK)
+        s = set_timing(opts, cfg);
+    if (s == NATS_OK && cfg->inbox_prefix)
+        s = natsOptions_SetCustomInboxPrefix(opts, cfg->inbox_prefix);
+    /* Without it cnats batches writes through its flusher thread, which
+     * adds up to ~1 ms to an idle consumer's pull requests and acks. */
+    if (s == NATS_OK && cfg->send_asap)
+        s = natsOptions_SetSendAsap(opts, true);
+    if (s == NATS_OK && events) {
+        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, (void *)events);
+        if (s == NATS_OK)
+            s = natsOptions_SetReconnectedCB(opts, on_reconnected, (void *)events);
+        if (s == NATS_OK)
+            s = natsOptions_SetClosedCB(opts, on_closed, (void *)events);
+    }
+    if (s == NATS_OK && (flags & NATSCONN_RETRY_CONNECT))
+        s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, (void *)events);
+    if (s != NATS_OK) {
+        char raw[512];
+        snprintf(raw, sizeof(raw), "nats: options: %s", natsconn_errtext(s));
+        natsconn_redact(cfg, raw, err, errlen);
+        natsOptions_Destroy(opts);
+        return -1;
+    }
+    if (set_auth(opts, cfg, err, errlen) != 0 || set_tls(opts, cfg, err, errlen) != 0) {
+        natsOptions_Destroy(opts);
+        return -1;
+    }
+
+    int pending = 0;
+    s = natsConnection_Connect(nc, opts);
+    if (s == NATS_NOT_YET_CONNECTED && (flags & NATSCONN_RETRY_CONNECT)) {
+        pending = 1;
+        s = NATS_OK;
+    }
+    if (s == NATS_OK) {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.Wait = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
+        s = natsConnection_JetStream(js, *nc, &jo);
+    }
+    natsOptions_Destroy(opts);
+    if (s != NATS_OK) {
+        char raw[512];
+        snprintf(raw, sizeof(raw), "nats: connect to %s%s: %s", servers[0],
+                 nservers > 1 ? " (and others)" : "", natsconn_errtext(s));
+        natsconn_redact(cfg, raw, err, errlen);
+        if (*nc) {
+            natsConnection_Destroy(*nc);
+            *nc = NULL;
+        }
+        return -1;
+    }
+    return pending;
+}
+
+int
+natsconn_open(const cfg_nats *cfg, const natsconn_events *events, natsConnection **nc, jsCtx **js,
+              char *err, size_t errlen)
+{
+    return natsconn_open_ex(cfg, events, 0, nc, js, err, errlen);
+}
+
+void
+natsconn_close(natsConnection *nc, jsCtx *js)
+{
+    if (js)
+        jsCtx_Destroy(js);
+    if (nc) {
+        natsConnection_Close(nc);
+        natsConnection_Destroy(nc);
+    }
+}
+
+void
+natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url)
+{
+    memset(c, 0, sizeof(*c));
+    if (!url || !*url)
+        url = getenv("NATS_URL");
+    if (!url || !*url)
+        url = NATSCONN_DEFAULT_URL;
+    *server_slot = (char *)url;
+    c->servers = server_slot;
+    c->nservers = 1;
+    c->name = (char *)"jetway-cli";
+    c->connect_timeout_ms = 2000;
+    c->reconnect_wait_ms = 250;
+    c->reconnect_wait_max_ms = 2000;
+    c->request_timeout_ms = 5000;
+}

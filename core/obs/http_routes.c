@@ -1,0 +1,126 @@
+/*
+ * http_routes.c -- see http_routes.h.
+ */
+#include "obs.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+
+int
+http_default_ready(void *ud, char *reason, size_t reasonlen)
+{
+    (void)ud;
+    if (!atomic_load(&stats.nats_connected)) {
+        snprintf(reason, reasonlen, "nats disconnected");
+        return 0;
+    }
+    if (atomic_load(&stats.draining)) {
+        snprintf(reason, reasonlen, "draining");
+        return 0;
+    }
+    if (atomic_load(&stats.needs_redis) && !atomic_load(&stats.redis_connected)) {
+        snprintf(reason, reasonlen, "redis unreachable");
+        return 0;
+    }
+    int ready = 1;
+    stats_lock();
+    for (stats_consumer *c = stats_consumers(); c; c = c->next) {
+        if (c->active && atomic_load(&c->bound) != 1) {
+            snprintf(reason, reasonlen, "consumer %s not bound", c->name);
+            ready = 0;
+            break;
+        }
+    }
+    stats_unlock();
+    return ready;
+}
+
+void
+http_resp_text(http_resp *r, int status, const char *text)
+{
+    r->status = status;
+    r->ctype = "text/plain; charset=utf-8";
+    r->body = strdup(text);
+    r->len = r->body ? strlen(r->body) : 0;
+}
+
+static void
+resp_json(http_resp *r, int status, cJSON *obj)
+{
+    char *body = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!body) {
+        http_resp_text(r, 500, "out of memory\n");
+        return;
+    }
+    r->status = status;
+    r->ctype = "application/json";
+    r->body = body; /* cJSON allocates with malloc by default */
+    r->len = strlen(body);
+}
+
+static void
+serve_metrics(const char *service, http_resp *r)
+{
+    metrics_render_buf b = {0};
+    if (metrics_render(service, &b) < 0) {
+        metrics_render_buf_free(&b);
+        http_resp_text(r, 500, "out of memory\n");
+        return;
+    }
+    r->status = 200;
+    r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = b.data;
+    r->len = b.len;
+}
+
+static void
+serve_healthz(http_resp *r)
+{
+    int64_t hb = atomic_load(&stats.loop_heartbeat_ms);
+    int64_t age = hb > 0 ? (int64_t)(clock_mono_ns() / 1000000) - hb : -1;
+    if (age >= 0 && age < HTTP_HEALTH_STALE_MS) {
+        http_resp_text(r, 200, "ok\n");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "status", "stalled");
+        cJSON_AddNumberToObject(o, "since_ms", (double)age);
+    }
+    resp_json(r, 503, o);
+}
+
+static void
+serve_readyz(http_ready_fn ready, void *ud, http_resp *r)
+{
+    char reason[256] = "";
+    int ok = ready(ud, reason, sizeof(reason));
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "status", ok ? "ready" : "not ready");
+        if (!ok)
+            cJSON_AddStringToObject(o, "reason", reason[0] ? reason : "unknown");
+    }
+    resp_json(r, ok ? 200 : 503, o);
+}
+
+void
+http_route(const char *method, const char *target, const char *service, http_ready_fn ready,
+           void *ud, http_resp *r)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        http_resp_text(r, 405, "method not allowed\n");
+    else if (strcmp(target, "/metrics") == 0)
+        serve_metrics(service, r);
+    else if (strcmp(target, "/healthz") == 0)
+        serve_healthz(r);
+    else if (strcmp(target, "/readyz") == 0)
+        serve_readyz(ready ? ready : http_default_ready, ud, r);
+    else
+        http_resp_text(r, 404, "not found\n");
+}

@@ -1,0 +1,20 @@
+/*
+ * obs -- start and stop the observability side of a running host: the
+ * HTTP endpoint (/metrics, /healthz, /readyz) and the OTLP span exporter,
+ * as configured.
+ *
+ * Threads: obs_start/obs_stop_http on the loop thread; obs_stop_tracing on
+ * the main thread after the workers are joined (they submit spans).
+ */
+#ifndef JW_OBS_H
+#define JW_OBS_H
+
+#include "rt_int.h"
+
+void obs_start(rt_host *r);
+void obs_stop_http(rt_host *r);
+void obs_stop_tracing(rt_host *r);
+/* After a reload: the service name may have changed. */
+void obs_reconfigure(rt_host *r);
+
+#endif /* JW_OBS_H */
