@@ -14,7 +14,13 @@
  * Versioning: a change of JW_ABI_MAJOR is incompatible and the host refuses a
  * plugin built with another major. Minor versions only append members at the
  * end of jw_host and jw_plugin; check struct_size before using a member
- * newer than your minimum.
+ * newer than your minimum (JW_HOST_HAS(host, member)). A 1.0 plugin runs
+ * unchanged on a 1.1 host.
+ *
+ * ABI 1.1 (appended): jw_plugin.handle_batch, to handle the messages of one
+ * fetch in one call, and in jw_host publish_async (publish without waiting:
+ * the host settles the cause only once every PubAck is in) and kv_pipeline
+ * (several commands or scripts in one Redis round trip).
  *
  * Threads: init() and fini() run on a host worker thread, never concurrently
  * with handle() of the same instance. handle() runs on host worker threads,
@@ -37,7 +43,7 @@ extern "C" {
 #endif
 
 #define JW_ABI_MAJOR    1u
-#define JW_ABI_MINOR    0u
+#define JW_ABI_MINOR    1u
 #define JW_PLUGIN_MAGIC 0x4a573031u /* "JW01" */
 
 #define JW_STR_(x) #x
@@ -161,6 +167,20 @@ typedef struct jw_kv_reply {
 } jw_kv_reply;
 
 /*
+ * One command of kv_pipeline (ABI 1.1). With `script` set it is EVALSHA of
+ * that Lua script (loaded on NOSCRIPT) with the keys and args; with `script`
+ * NULL, args[0..nargs) is a plain command (e.g. "HGET", key, field) and
+ * nkeys must be 0.
+ */
+typedef struct jw_kv_cmd {
+    const char *script;
+    size_t nkeys;
+    const char *const *keys;
+    size_t nargs;
+    const char *const *args;
+} jw_kv_cmd;
+
+/*
  * Host services. Append-only: never reorder or remove; new members go at the
  * end with a JW_ABI_MINOR bump. All functions are thread-safe; the blocking
  * ones (publish, kv_*) are bounded by the host's configured timeouts.
@@ -218,8 +238,45 @@ typedef struct jw_host {
     int (*counter_register)(jw_instance *inst, const char *name, const char *help, uint32_t *id);
     void (*counter_add)(jw_instance *inst, uint32_t id, uint64_t n);
 
-    /* -- ABI 1.0 ends here; add new members below this line -- */
+    /* -- ABI 1.0 ends here -- */
+
+    /*
+     * ABI 1.1. Publish through JetStream without waiting for the PubAck:
+     * returns JW_OK once the message is handed to the connection (or
+     * JW_EINVAL/JW_ENOMEM/JW_EIO at once). `cause` is required: the message
+     * being handled (inside handle() or handle_batch()). The host settles
+     * `cause` (dedup commit, then ACK) only after every publish made for it
+     * has its PubAck; a publish that fails or gets no PubAck within the
+     * host's publish timeout turns cause's verdict into JW_RETRY (backoff),
+     * never an ACK, and the retry republishes with the same `msg_id`, which
+     * the stream's duplicate window drops. `msg_id`: as publish(). For a
+     * request/reply service, a respond() to `cause` is held back until
+     * those PubAcks are in; if one fails, the requester gets an error reply
+     * (header Jetway-Status: 503) instead. Worker threads only.
+     */
+    int (*publish_async)(jw_instance *inst, const jw_msg *cause, const char *subject,
+                         const void *data, size_t len, const char *msg_id, const jw_header *headers,
+                         size_t nheaders);
+
+    /*
+     * ABI 1.1. Run n commands in one Redis round trip (pipelined, in order;
+     * not a transaction: use a script where atomicity matters). replies[i]
+     * receives command i's reply (JW_KV_ERROR for a command Redis refused),
+     * each freed with kv_reply_free. Returns JW_OK when every reply arrived,
+     * else JW_EIO or JW_ETIMEDOUT with every replies[i] NULL. Worker threads
+     * only; blocks for one round trip.
+     */
+    int (*kv_pipeline)(jw_instance *inst, const struct jw_kv_cmd *cmds, size_t n,
+                       jw_kv_reply **replies);
+
+    /* -- ABI 1.1 ends here; add new members below this line -- */
 } jw_host;
+
+/* True when the host table has `member` (a plugin built against a newer
+ * minor than the host's must check before calling a newer service). */
+#define JW_HOST_HAS(host, member)                                                 \
+    ((host)->struct_size >= offsetof(jw_host, member) + sizeof((host)->member) && \
+     (host)->member != NULL)
 
 typedef struct jw_plugin {
     uint32_t magic;           /* JW_PLUGIN_MAGIC */
@@ -240,6 +297,23 @@ typedef struct jw_plugin {
     void (*fini)(void *ctx);
 
     void *reserved[8]; /* must be NULL */
+
+    /* -- ABI 1.0 ends here -- */
+
+    /*
+     * ABI 1.1, optional (NULL: the host calls handle() per message). The
+     * messages of one fetch of one consumer that are to be handled (claimed
+     * when dedup is on), up to the consumer's `batch`, in stream order:
+     * fill results[i] for msgs[i] (pre-set as for handle()). One call per
+     * batch lets a plugin pay one Redis round trip (kv_pipeline) and no
+     * PubAck wait (publish_async) per batch instead of per message. Runs on
+     * one worker; other batches of the same instance may run at once on
+     * other workers (up to `concurrency`). Request/reply services always
+     * use handle().
+     */
+    void (*handle_batch)(void *ctx, const jw_msg *const *msgs, jw_result *results, size_t n);
+
+    /* -- ABI 1.1 ends here; add new members below this line -- */
 } jw_plugin;
 
 #define JW_PLUGIN_QUERY_SYMBOL "jw_plugin_query"
