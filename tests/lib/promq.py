@@ -17,6 +17,7 @@
   promq.py names RULES.yml DASH.json the lines `conditions` can print
   promq.py has URL EXPR              exit 0 iff EXPR returns >= 1 series
   promq.py count URL EXPR            the number of series EXPR returns
+  promq.py value URL EXPR            the value of EXPR's one series
   promq.py rules_ok URL N            Prometheus loaded N rules, all healthy
 
 Grafana's own variables: $__rate_interval and $__interval become RATE
@@ -198,6 +199,13 @@ def main(argv):
             print(res, file=sys.stderr)
             return 2
         print(len(res))
+        return 0
+    if c == "value":
+        ok, res = query(argv[2], argv[3])
+        if not ok or len(res) != 1:
+            print(res if not ok else "%d series" % len(res), file=sys.stderr)
+            return 1
+        print(res[0]["value"][1])
         return 0
     if c == "rules_ok":
         return cmd_rules_ok(argv[2], argv[3])
