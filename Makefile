@@ -11,6 +11,10 @@
 #   make demo            the order-processing pipeline end to end
 #   make bench           throughput/latency against a raw cnats baseline
 #   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
+#                        also the man page (help2man), config/*.yaml as examples
+#                        and the systemd unit jetway@.service
+#   make uninstall       remove what install put there (same PREFIX, DESTDIR)
+#   make man             $(BUILD)/jetway.1 from the binary's --help
 #   make check-layers    core/'s include rule (scripts/check-layers) and its self-test
 #   make format / format-check
 #
@@ -19,6 +23,10 @@
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/jetway
+# systemd searches /usr/local/lib/systemd/system and /usr/lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 SAN     ?=
 WERROR  ?= 1
 V       ?= 0
@@ -80,6 +88,7 @@ LIB_OBJS   := $(filter-out $(BUILD)/obj/core/cmd/main.o,$(CORE_OBJS))
 # plugins/tools the order example's own programs; neither is a plugin.
 PLUGIN_DIRS := $(filter-out plugins/shared plugins/tools,$(patsubst %/,%,$(wildcard plugins/*/)))
 PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
+EXAMPLE_CONFIGS := $(wildcard config/*.yaml)
 
 # The order example's tools: its load generator and its audit chain verifier
 # (they know the example's subjects, Redis keys and record format, so they
@@ -100,6 +109,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: FORCE all plugins check-layers test unit integration test-asan asan tsan valgrind demo bench install clean \
         format format-check deps check-deps soak
+.PHONY: uninstall man
 
 all: $(BUILD)/jetway $(PLUGIN_SOS) $(EXAMPLE_BINS) $(TPLUGIN_SOS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -232,6 +242,31 @@ install:
 	install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PREFIX)/lib/jetway/plugins/ 2>/dev/null || true
 	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/jetway-plugin.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jetway-plugin.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/config $(DESTDIR)$(UNITDIR)
+	scripts/mkman $(BUILD)/jetway $(BUILD)/jetway.1
+	install -m 0644 $(BUILD)/jetway.1 $(DESTDIR)$(MANDIR)/man1/jetway.1
+	install -m 0644 $(EXAMPLE_CONFIGS) $(DESTDIR)$(DATADIR)/config/
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@PLUGINDIR@|$(PREFIX)/lib/jetway/plugins|g' \
+	    -e 's|@DATADIR@|$(DATADIR)|g' deploy/systemd/jetway@.service.in \
+	    > $(DESTDIR)$(UNITDIR)/jetway@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/jetway@.service
+
+# The man page alone, from the built binary's --help (scripts/mkman, help2man).
+man:
+	@test -x $(BUILD)/jetway || { echo "make man: run 'make' first ($(BUILD)/jetway missing)"; exit 1; }
+	scripts/mkman $(BUILD)/jetway $(BUILD)/jetway.1
+
+# Removes exactly the files install put there, then the directories that
+# are jetway's own if they are empty (never bin/, lib/, share/man/...).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/jetway $(DESTDIR)$(PREFIX)/include/jetway/plugin.h \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/jetway-plugin.pc \
+	    $(addprefix $(DESTDIR)$(PREFIX)/lib/jetway/plugins/,$(notdir $(PLUGIN_SOS))) \
+	    $(DESTDIR)$(MANDIR)/man1/jetway.1 \
+	    $(addprefix $(DESTDIR)$(DATADIR)/config/,$(notdir $(EXAMPLE_CONFIGS))) \
+	    $(DESTDIR)$(UNITDIR)/jetway@.service
+	-rmdir $(DESTDIR)$(PREFIX)/include/jetway $(DESTDIR)$(PREFIX)/lib/jetway/plugins \
+	    $(DESTDIR)$(PREFIX)/lib/jetway $(DESTDIR)$(DATADIR)/config $(DESTDIR)$(DATADIR) 2>/dev/null
 
 format:
 	clang-format -i $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]')
