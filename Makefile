@@ -98,8 +98,14 @@ EXAMPLE_BINS := $(BUILD)/bin/jetway-orders-load $(BUILD)/bin/jetway-audit-verify
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TPLUGIN_SOS  := $(TPLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+# Unit tests: the core's in tests/unit/, each plugin's beside it in
+# plugins/NAME/tests/ (the plugin rule above takes plugins/NAME/*.c only, so
+# a plugin's tests never end up in its .so). `make unit` runs them all.
+CORE_UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+CORE_UNIT_BINS   := $(CORE_UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+PLUGIN_UNIT_SRCS := $(wildcard plugins/*/tests/test_*.c)
+PLUGIN_UNIT_BINS := $(PLUGIN_UNIT_SRCS:%.c=$(BUILD)/%)
+UNIT_BINS := $(CORE_UNIT_BINS) $(PLUGIN_UNIT_BINS)
 
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
@@ -152,16 +158,26 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/fixture.h core/incl
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
 	    $(shell pkg-config --cflags --libs libcjson) $(if $(SAN),$(SAN_FLAGS))
 
-# The audit unit test checks the example's chain verifier too.
-$(BUILD)/tests/unit/test_audit: tests/unit/test_audit.c plugins/tools/audit_chain.c $(LIB_OBJS)
-	@mkdir -p $(@D)
-	$(if $(Q),@echo "  CC      $@")
-	$(Q)$(CC) $(CPPFLAGS) -iquote plugins/tools $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# A plugin's tests see what the plugin sees: the ABI, no core object. They
+# include the plugin's source (or dlopen its .so, which `make unit` builds)
+# and drive it through a fake host; a change in the plugin's folder or in
+# plugins/shared rebuilds them.
+$(PLUGIN_UNIT_BINS): $(BUILD)/%: %.c $$(wildcard $$(dir $$*)../*.[ch]) $$(wildcard $$(dir $$*)*.h) \
+    $$(wildcard plugins/shared/*.h plugins/shared/tests/*.h) core/include/jetway/plugin.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_UNIT_EXTRA) $(LDLIBS) -lcmocka
+
+# The audit log's tests check each log with the example's chain verifier.
+AUDIT_CHAIN_TESTS := $(BUILD)/plugins/audit/tests/test_audit $(BUILD)/plugins/tools/tests/test_audit_verify
+$(AUDIT_CHAIN_TESTS): PLUGIN_UNIT_EXTRA := plugins/tools/audit_chain.c
+$(AUDIT_CHAIN_TESTS): plugins/tools/audit_chain.c plugins/tools/audit_chain.h tests/tools/audit_fakehost.h \
+    plugins/audit/tests/audit_testlib.h
 
 # Test tools (talk to real servers) may use any core module.
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)

@@ -1,8 +1,9 @@
 /*
  * audit_fakehost.h -- a jw_host table for driving a plugin .so without the
- * jetway host (tests/unit/test_audit.c, tests/tools/audit_gen.c): logging to
- * stderr, counters by name, every other service JW_ENOTSUP. Plugins are pure
- * C against the ABI, so this is all the audit plugin needs.
+ * jetway host (plugins/audit/tests/, plugins/tools/tests/,
+ * tests/tools/audit_gen.c): logging to stderr, counters by name, every
+ * other service JW_ENOTSUP. Plugins are pure C against the ABI, so this is
+ * all the audit plugin needs.
  *
  * Threads: every function may be called from any thread (counters are
  * atomic, registration takes a mutex), as the ABI promises.

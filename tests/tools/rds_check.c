@@ -1,5 +1,5 @@
 /*
- * rds_check.c -- drives core/rds.c and core/kv.c against a real Redis for
+ * rds_check.c -- drives core/redis/ (rds_*.c and kv.c) against a real Redis for
  * tests/integration/t_rds.sh and t_kv.sh, and measures the dedup hot path.
  *
  *   rds_check [-h host] [-p port] [-s unix_path] [-a password] [-u user]

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../plugins/inventory/inventory.c"
-#include "orders_fake_host.h"
+#include "../inventory.c"
+#include "../../shared/tests/orders_fake_host.h"
 
 static const jw_plugin *P;
 
