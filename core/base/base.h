@@ -42,6 +42,25 @@ clock_real_ns(void)
 }
 
 /*
+ * Condition-variable waits on the monotonic clock. pthread_cond_timedwait
+ * measures its deadline against the condvar's clock, which is CLOCK_REALTIME
+ * unless its attribute says otherwise: a wall-clock step (NTP, an operator's
+ * `date`) would then stretch a 200 ms wait into hours or spin it. Every
+ * condvar that is ever waited on with a deadline is made with
+ * clock_cond_init_mono, and every deadline comes from clock_deadline_ms.
+ *
+ * Threads: any.
+ */
+
+/* Initialise *ca (caller destroys it) with CLOCK_MONOTONIC; 0 or an errno. */
+int clock_condattr_init_mono(pthread_condattr_t *ca);
+/* Initialise *cv to time its waits with CLOCK_MONOTONIC; 0 or an errno. */
+int clock_cond_init_mono(pthread_cond_t *cv);
+/* *ts = CLOCK_MONOTONIC now + ms (ms >= 0): a deadline for
+ * pthread_cond_timedwait on a condvar from clock_cond_init_mono. */
+void clock_deadline_ms(struct timespec *ts, int64_t ms);
+
+/*
  * log -- structured logging: one JSON object a line on stderr (or text),
  * with the fields operators filter on: ts, level, msg, service, consumer,
  * stream, seq, message_id, trace_id, span_id, error.

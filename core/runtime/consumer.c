@@ -256,10 +256,7 @@ static void
 fetcher_nap(rt_consumer *c, int ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    clock_deadline_ms(&ts, ms);
     pthread_mutex_lock(&c->mu);
     if (!atomic_load(&c->stop))
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
@@ -324,10 +321,7 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
     pthread_mutex_lock(&c->mu);
     while (!atomic_load(&c->stop) && (c->inflight >= c->max_inflight || fetcher_paused(c))) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        clock_deadline_ms(&ts, 200);
         if (c->acks) {
             /* ACKs return credits on the server: never wait holding them. */
             pthread_mutex_unlock(&c->mu);
@@ -599,11 +593,16 @@ consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
     c->r = r;
     c->name = strdup(cc->name);
     c->stream = strdup(cc->stream);
+    /* c->cv is waited on with deadlines (fetcher_nap, fetcher_wait_credit):
+     * monotonic, so a wall-clock step neither stretches nor spins them. */
+    if (clock_cond_init_mono(&c->cv) != 0) {
+        log_error("consumer %s: cannot create its condition variable", cc->name);
+        free(c->name);
+        free(c->stream);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
     rt_gen_ref(g, 1);
     c->g = g;
     c->cc = cc;
