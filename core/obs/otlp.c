@@ -270,6 +270,7 @@ static void *
 exporter_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-otlp"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_OTLP);
     otlp_exporter *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {

@@ -164,6 +164,7 @@ fetcher_refresh_info(rt_consumer *c)
 int
 consumer_defer_ack(rt_job *j)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER);
     rt_consumer *c = j->c;
     pthread_mutex_lock(&c->mu);
     int taken = c->defer_acks;
@@ -359,6 +360,7 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
 static natsStatus
 fetcher_pull(rt_consumer *c, natsMsgList *list, int n)
 {
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
     jsFetchRequest req;
     jsFetchRequest_Init(&req);
     req.Batch = n;
@@ -545,6 +547,7 @@ static void *
 fetcher_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-fetch"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_FETCHER);
     rt_consumer *c = arg;
     fetcher f = {
         .c = c,
@@ -587,6 +590,7 @@ consumer_max_inflight(const cfg_consumer *cc)
 rt_consumer *
 consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_consumer *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
@@ -633,6 +637,7 @@ consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
 void
 consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_gen_ref(g, 1);
     pthread_mutex_lock(&c->mu);
     rt_gen *old = c->g;
@@ -653,6 +658,7 @@ consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc)
 void
 consumer_stop(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     pthread_mutex_lock(&c->mu);
     atomic_store(&c->stop, 1);
     pthread_cond_broadcast(&c->cv);
@@ -662,6 +668,7 @@ consumer_stop(rt_consumer *c)
 int
 consumer_drained(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (!atomic_load(&c->exited))
         return 0;
     pthread_mutex_lock(&c->mu);
@@ -676,6 +683,7 @@ consumer_drained(rt_consumer *c)
 void
 consumer_free(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     consumer_stop(c);
     if (c->thread_started)
         pthread_join(c->thread, NULL);
