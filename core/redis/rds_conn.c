@@ -415,6 +415,7 @@ start_connect(rds *r)
 int
 rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud, rds **out)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     *out = NULL;
     if (!loop || !cfg || (!cfg->unix_path && !cfg->host))
         return -1;
@@ -465,6 +466,7 @@ rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud
 void
 rds_stop(rds *r, void (*done)(void *ud), void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (!r || r->state == RDS_ST_STOPPING)
         return;
     r->done = done;
@@ -486,6 +488,7 @@ rds_stop(rds *r, void (*done)(void *ud), void *ud)
 int
 rds_connected(const rds *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     return r && r->state == RDS_ST_UP;
 }
 
@@ -493,6 +496,7 @@ rds_connected(const rds *r)
 void
 rds_ping(rds *r, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != RDS_ST_UP || !(q = rds_req_get(r))) {
         cb(ud, RDS_ERROR, 0);

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
+
 /* Lua sources: delivery-notes §2.3. KEYS[1] is the dedup key everywhere. */
 static const char script_claim[] = "local v = redis.call('GET', KEYS[1])\n"
                                    "if not v then\n"
@@ -312,6 +314,7 @@ script_call(rds *r, int op, const char *key, const char *token, int64_t num, con
 void
 rds_claim(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != RDS_ST_UP || !(q = rds_req_get(r))) {
         cb(ud, RDS_ERROR, 0);
@@ -383,6 +386,7 @@ void
 rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const char *mark, rds_cb cb,
            void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != RDS_ST_UP || !(q = rds_req_get(r))) {
         cb(ud, RDS_ERROR, 0);
@@ -410,11 +414,13 @@ rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const cha
 void
 rds_release(rds *r, const char *key, const char *token, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     script_call(r, RDS_OP_RELEASE, key, token, 0, NULL, cb, ud);
 }
 
 void
 rds_extend(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     script_call(r, RDS_OP_EXTEND, key, token, lease_ms > 0 ? lease_ms : 1, NULL, cb, ud);
 }

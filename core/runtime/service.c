@@ -49,6 +49,7 @@ service_run(pool_queue *q, pool_item *item)
 static void
 service_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     (void)nc;
     (void)sub;
     rt_service *s = closure;
@@ -74,6 +75,7 @@ service_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
 rt_service *
 service_start(rt_host *r, rt_gen *g, const cfg_service_ep *ep)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_service *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
@@ -104,6 +106,7 @@ service_start(rt_host *r, rt_gen *g, const cfg_service_ep *ep)
 void
 service_update(rt_service *s, rt_gen *g, const cfg_service_ep *ep)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_gen_ref(g, 1);
     pthread_mutex_lock(&s->mu);
     rt_gen *old = s->g;
@@ -118,6 +121,7 @@ service_update(rt_service *s, rt_gen *g, const cfg_service_ep *ep)
 void
 service_stop(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     if (s->sub)
         natsSubscription_Unsubscribe(s->sub);
 }
@@ -125,6 +129,7 @@ service_stop(rt_service *s)
 int
 service_drained(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     /* As for consumers: the worker touches the queue after the last job. */
     return atomic_load(&s->inflight) == 0 && pool_queue_busy(s->r->pool, &s->q) == 0;
 }
@@ -132,6 +137,7 @@ service_drained(rt_service *s)
 void
 service_free(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     if (s->sub)
         natsSubscription_Destroy(s->sub);
     if (s->g)
