@@ -32,7 +32,7 @@ WERROR  ?= 1
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
-# libcurl is for its headers only: core/curl_dyn.c dlopen()s it when OTLP
+# libcurl is for its headers only: core/obs/curl_dyn.c dlopen()s it when OTLP
 # export is configured, so a process without tracing never maps it.
 PKGS    := libuv libnats yaml-0.1 libcjson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)

@@ -66,10 +66,10 @@ closure_of()
 base=$(closure_of "$(dpkg-query -W -f '${Package} ${Essential} ${Priority}\n' |
     awk '$2=="yes" || $3=="required" {print $1}')")
 # Libraries jetway dlopen()s at run time are not in its ldd: libcurl.so.4
-# (core/curl_dyn.h, when OTLP export is configured). They and their own
+# (core/obs/curl_dyn_int.h, when OTLP export is configured). They and their own
 # dependencies must be installed all the same.
-dlopened=$(sed -n 's/^#define CURL_DYN_LIBRARY "\(.*\)"$/\1/p' core/curl_dyn.h)
-[ -n "$dlopened" ] || fail "cannot find CURL_DYN_LIBRARY in core/curl_dyn.h"
+dlopened=$(sed -n 's/^#define CURL_DYN_LIBRARY "\(.*\)"$/\1/p' core/obs/curl_dyn_int.h)
+[ -n "$dlopened" ] || fail "cannot find CURL_DYN_LIBRARY in core/obs/curl_dyn_int.h"
 dlpaths=""
 for so in $dlopened; do
     p=$(ldconfig -p | awk -v s="$so" '$1==s && /x86-64|x32|AArch64/ {print $NF; exit}')

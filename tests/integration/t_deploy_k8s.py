@@ -292,7 +292,7 @@ if not by_kind.get("PodDisruptionBudget"):
     bad("no PodDisruptionBudget")
 
 hpas = by_kind.get("HorizontalPodAutoscaler", {})
-metrics_src = open(os.path.join(ROOT, "core", "metrics_render.c")).read()
+metrics_src = open(os.path.join(ROOT, "core", "obs", "metrics_render.c")).read()
 for name, h in hpas.items():
     t = h["spec"]["scaleTargetRef"]
     if t["name"] not in by_kind.get(t["kind"], {}):

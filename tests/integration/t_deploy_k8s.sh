@@ -51,9 +51,9 @@ done
 mutate()
 {
     rm -rf "$T/m"
-    mkdir -p "$T/m/core"
+    mkdir -p "$T/m/core/obs"
     cp -r config deploy "$T/m/"
-    cp core/metrics_render.c "$T/m/core/"
+    cp core/obs/metrics_render.c "$T/m/core/obs/"
     [ -f Containerfile ] && cp Containerfile "$T/m/"
     (cd "$T/m" && eval "$1") || fail "mutation failed: $1"
     if python3 "$CHECK" "$T/m" >"$T/m.out" 2>&1; then

@@ -2,7 +2,7 @@
 # t_http.sh -- the operator endpoint over real sockets: /metrics in the
 # Prometheus text format (checked by promtool when installed), /healthz
 # following the loop heartbeat, /readyz with a reason for each way of not
-# being ready, 404 and 405; then what the small server core/http.c must
+# being ready, 404 and 405; then what the small server core/obs/http.c must
 # guarantee: HTTP/1.0 and 1.1, HEAD without a body, queries ignored,
 # Connection: close and Content-Length on every answer, 431 for a head over
 # 8 KiB, the connection limit, 100 clients at once, and a timeout on

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_kv.sh -- core/kv.c (the blocking kv service of plugins) against a real
+# t_kv.sh -- core/redis/kv.c (the blocking kv service of plugins) against a real
 # redis-server, through build/tests/tools/rds_check: every call and its
 # return codes, eval replies (arrays, nil, errors), the EVALSHA -> EVAL
 # fallback on NOSCRIPT, many threads at once, no redis section (ENOTSUP),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_rds.sh -- core/rds.c against a real redis-server, through
+# t_rds.sh -- core/redis/rds_*.c against a real redis-server, through
 # build/tests/tools/rds_check: the claim/commit/release/extend scripts and
 # their answers, lease expiry, NOSCRIPT reload after SCRIPT FLUSH, every
 # callback answered exactly once when Redis dies, state down/up around a
