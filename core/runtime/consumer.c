@@ -348,6 +348,32 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
 }
 
 /*
+ * cnats 3.4.1 (Debian 12's libnats) overflows the message array of a fetch
+ * when the subscription already holds messages: _fetch() sizes the array
+ * for req->Batch, takes the pending messages (count), then lowers
+ * req->Batch by count and keeps reading until count == req->Batch, which
+ * never happens once count > Batch - count: it writes past the array until
+ * the pull times out (nats.c #749, fixed upstream in 3.8). Messages are
+ * pending when a pull's messages arrive after its client-side deadline, e.g.
+ * right after a restart with redeliveries flowing; this is the heap
+ * corruption ("malloc(): corrupted top size", "double free or corruption")
+ * seen in a restarted role, caught by ASan in t_fault_fp_dead_letter.
+ * A batch of 1 or 2 cannot reach that state (count <= 2 - count or no
+ * second round), so while anything is pending the fetcher takes those
+ * messages at most two at a time, and pulls whole batches again once the
+ * subscription is empty.
+ */
+static int
+fetcher_safe_batch(natsSubscription *sub, int n)
+{
+    int pending_msgs = 0, pending_bytes = 0;
+    if (n > 2 && natsSubscription_GetPending(sub, &pending_msgs, &pending_bytes) == NATS_OK &&
+        pending_msgs > 0)
+        return 2;
+    return n;
+}
+
+/*
  * Pull up to n messages with one pull request: no_wait with an expiry. On
  * nats-server 2.9 that request waits up to the expiry for the first message
  * when none is pending, and then returns as soon as the stream has nothing
@@ -363,7 +389,7 @@ fetcher_pull(rt_consumer *c, natsMsgList *list, int n)
     JW_ASSERT_THREAD(JW_ROLE_FETCHER);
     jsFetchRequest req;
     jsFetchRequest_Init(&req);
-    req.Batch = n;
+    req.Batch = fetcher_safe_batch(c->sub, n);
     req.NoWait = true;
     req.Expires = (int64_t)FETCH_WAIT_MS * 1000000;
     return natsSubscription_FetchRequest(list, c->sub, &req);
