@@ -240,6 +240,38 @@ void metrics_render_buf_free(metrics_render_buf *b);
 int metrics_render(const char *service, metrics_render_buf *out);
 
 /*
+ * Render the families that are not read from stats (appending to `out`;
+ * same return as metrics_render):
+ *   process_cpu_seconds_total, process_resident_memory_bytes,
+ *   process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ *   process_start_time_seconds   (Prometheus client conventions, from
+ *                                 /proc/self at the time of the call; a
+ *                                 figure that cannot be read is left out)
+ *   jetway_build_info{version,abi,libuv,cnats,hiredis} 1
+ *   jetway_ready 0/1, and jetway_ready_reason{reason} 1 while not ready
+ * `ready`/`reason` are what the readiness callback said; the caller calls
+ * it first, outside stats_lock (the callback takes it).
+ */
+int metrics_render_process(const char *service, int ready, const char *reason,
+                           metrics_render_buf *out);
+
+/*
+ * procstat -- this process's own figures, read from /proc/self (whichever
+ * thread calls: /proc/self is the thread group). Each is -1 when it cannot
+ * be read. Returns 0, or -1 when /proc/self/stat could not be read.
+ */
+typedef struct proc_self {
+    double cpu_seconds;  /* user + system */
+    int64_t rss_bytes;   /* resident set */
+    int64_t vsize_bytes; /* virtual memory */
+    int64_t open_fds;
+    int64_t max_fds;   /* RLIMIT_NOFILE soft limit */
+    double start_time; /* UNIX seconds, tick resolution */
+} proc_self;
+
+int proc_self_read(proc_self *out);
+
+/*
  * otlp -- span export as OTLP/HTTP JSON (ExportTraceServiceRequest POSTed
  * to e.g. http://collector:4318/v1/traces).
  *
