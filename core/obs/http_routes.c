@@ -124,6 +124,13 @@ http_route(const char *method, const char *target, const char *service, http_rea
         serve_healthz(r);
     else if (strcmp(target, "/readyz") == 0)
         serve_readyz(ready ? ready : http_default_ready, ud, r);
+    else if (strcmp(target, "/status.json") == 0)
+        status_serve_json(service, ready ? ready : http_default_ready, ud, r);
+    else if (strcmp(target, "/") == 0)
+        status_serve_file("index.html", r);
+    else if ((strcmp(target, "/status.css") == 0 || strcmp(target, "/status.js") == 0) &&
+             status_serve_file(target + 1, r))
+        ;
     else
         http_resp_text(r, 404, "not found\n");
 }
