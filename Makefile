@@ -81,7 +81,11 @@ FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
 
 CORE_SRCS  := $(wildcard core/*/*.c)
-CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+# The status page's files (core/obs/status/) become one generated C file of
+# byte arrays (scripts/embed-assets), linked like any core object.
+STATUS_ASSETS := $(sort $(wildcard core/obs/status/*))
+STATUS_GEN    := $(BUILD)/gen/status_assets.c
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/status_assets.o
 LIB_OBJS   := $(filter-out $(BUILD)/obj/core/cmd/main.o,$(CORE_OBJS))
 
 # plugins/shared holds header-only helpers of several plugins, and
@@ -138,6 +142,16 @@ $(BUILD)/bin/jetway-audit-verify: plugins/tools/audit_verify.c plugins/tools/aud
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(STATUS_GEN): $(STATUS_ASSETS) scripts/embed-assets
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  GEN     $@")
+	$(Q)scripts/embed-assets $@ $(STATUS_ASSETS)
+
+$(BUILD)/obj/gen/status_assets.o: $(STATUS_GEN) core/obs/status_int.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<

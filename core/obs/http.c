@@ -87,8 +87,8 @@ struct http_conn {
     int eof;          /* the client shut its write side down */
     char *body;       /* the response body (malloc'd) */
     size_t body_len;
-    char head[512]; /* the response status line and headers */
-    size_t len;     /* bytes of req */
+    char head[1024]; /* the response status line and headers */
+    size_t len;      /* bytes of req */
     char req[HTTP_REQ_MAX];
 };
 
@@ -211,11 +211,15 @@ conn_respond(http_conn *c, http_resp *r, int head_only, int http10)
                      "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n"
-                     "%s"
+                     "%s%s"
                      "Connection: close\r\n"
                      "\r\n",
                      http10 ? 0 : 1, r->status, reason_phrase(r->status), r->ctype, r->len,
-                     r->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+                     r->status == 405 ? "Allow: GET, HEAD\r\n" : "", r->headers ? r->headers : "");
+    if (n < 0 || (size_t)n >= sizeof(c->head)) { /* a route's headers too long: a bug */
+        conn_close(c);
+        return;
+    }
     uv_buf_t bufs[2] = {
         uv_buf_init(c->head, (unsigned int)n),
         uv_buf_init(c->body ? c->body : c->head, (unsigned int)c->body_len),

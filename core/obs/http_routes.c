@@ -64,10 +64,13 @@ resp_json(http_resp *r, int status, cJSON *obj)
 }
 
 static void
-serve_metrics(const char *service, http_resp *r)
+serve_metrics(const char *service, http_ready_fn ready, void *ud, http_resp *r)
 {
+    /* Readiness first: the callback takes stats_lock, which metrics_render holds. */
+    char reason[256] = "";
+    int ok = ready(ud, reason, sizeof(reason));
     metrics_render_buf b = {0};
-    if (metrics_render(service, &b) < 0) {
+    if (metrics_render(service, &b) < 0 || metrics_render_process(service, ok, reason, &b) < 0) {
         metrics_render_buf_free(&b);
         http_resp_text(r, 500, "out of memory\n");
         return;
@@ -116,11 +119,18 @@ http_route(const char *method, const char *target, const char *service, http_rea
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         http_resp_text(r, 405, "method not allowed\n");
     else if (strcmp(target, "/metrics") == 0)
-        serve_metrics(service, r);
+        serve_metrics(service, ready ? ready : http_default_ready, ud, r);
     else if (strcmp(target, "/healthz") == 0)
         serve_healthz(r);
     else if (strcmp(target, "/readyz") == 0)
         serve_readyz(ready ? ready : http_default_ready, ud, r);
+    else if (strcmp(target, "/status.json") == 0)
+        status_serve_json(service, ready ? ready : http_default_ready, ud, r);
+    else if (strcmp(target, "/") == 0)
+        status_serve_file("index.html", r);
+    else if ((strcmp(target, "/status.css") == 0 || strcmp(target, "/status.js") == 0) &&
+             status_serve_file(target + 1, r))
+        ;
     else
         http_resp_text(r, 404, "not found\n");
 }

@@ -24,6 +24,11 @@
  *   jetway_plugin_<counter>_total{plugin}, jetway_spans_exported_total,
  *   jetway_spans_dropped_total, jetway_span_export_failures_total,
  *   jetway_start_time_seconds, jetway_draining
+ * and, from metrics_render_process (not stats):
+ *   process_cpu_seconds_total, process_resident_memory_bytes,
+ *   process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ *   process_start_time_seconds, jetway_build_info{version,abi,libuv,cnats,
+ *   hiredis}, jetway_ready, jetway_ready_reason{reason}
  *
  * A consumer removed by a reload keeps its counters (they never go
  * backwards) but loses its gauges from the server and its bound gauge, which
@@ -31,13 +36,17 @@
  */
 #include "obs.h"
 
+#include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <nats/nats.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "base/base.h"
+#include "jetway/plugin.h"
 
 static const char *const result_names[STATS_NRESULTS] = {
     "ack", "retry", "reject", "duplicate", "dead_letter", "busy",
@@ -535,5 +544,72 @@ metrics_render(const char *service, metrics_render_buf *out)
     render_globals(out, service);
     render_plugins(out, service);
     stats_unlock();
+    return out->failed ? -1 : 0;
+}
+
+/* A global sample whose value is a float (seconds). */
+static void
+global_seconds(metrics_render_buf *b, const char *service, const char *name, const char *type,
+               const char *help, double v)
+{
+    family(b, name, type, help);
+    open_sample(b, name, service);
+    metrics_render_printf(b, "} %.3f\n", v);
+}
+
+int
+metrics_render_process(const char *service, int ready, const char *reason, metrics_render_buf *out)
+{
+    if (!service)
+        service = "";
+    proc_self ps;
+    proc_self_read(&ps);
+    /*
+     * The process_* names and meanings are the ones every Prometheus client
+     * exports, so the usual process dashboards and alerts work unchanged;
+     * like every jetway sample they also carry service.
+     */
+    if (ps.cpu_seconds >= 0)
+        global_seconds(out, service, "process_cpu_seconds_total", "counter",
+                       "Total user and system CPU time spent in seconds.", ps.cpu_seconds);
+    if (ps.rss_bytes >= 0)
+        global_i64(out, service, "process_resident_memory_bytes", "gauge",
+                   "Resident memory size in bytes.", ps.rss_bytes);
+    if (ps.vsize_bytes >= 0)
+        global_i64(out, service, "process_virtual_memory_bytes", "gauge",
+                   "Virtual memory size in bytes.", ps.vsize_bytes);
+    if (ps.open_fds >= 0)
+        global_i64(out, service, "process_open_fds", "gauge", "Number of open file descriptors.",
+                   ps.open_fds);
+    if (ps.max_fds >= 0)
+        global_i64(out, service, "process_max_fds", "gauge",
+                   "Maximum number of open file descriptors.", ps.max_fds);
+    if (ps.start_time >= 0)
+        global_seconds(out, service, "process_start_time_seconds", "gauge",
+                       "Start time of the process since unix epoch in seconds.", ps.start_time);
+
+    family(out, "jetway_build_info", "gauge",
+           "The running binary: jetway version, plugin ABI, and the libuv, cnats and hiredis "
+           "versions it runs with (hiredis: the one it was built against).");
+    open_sample(out, "jetway_build_info", service);
+    label(out, "version", JW_VERSION);
+    char v[64];
+    snprintf(v, sizeof(v), "%u.%u", JW_ABI_MAJOR, JW_ABI_MINOR);
+    label(out, "abi", v);
+    label(out, "libuv", uv_version_string());
+    label(out, "cnats", nats_GetVersion());
+    snprintf(v, sizeof(v), "%d.%d.%d", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    label(out, "hiredis", v);
+    end_u64(out, 1);
+
+    global_i64(out, service, "jetway_ready", "gauge",
+               "1 while /readyz answers 200 (ready to take work).", ready ? 1 : 0);
+    family(out, "jetway_ready_reason", "gauge",
+           "While not ready: why, as /readyz says it (one sample, value 1).");
+    if (!ready) {
+        open_sample(out, "jetway_ready_reason", service);
+        label(out, "reason", reason && *reason ? reason : "unknown");
+        end_u64(out, 1);
+    }
     return out->failed ? -1 : 0;
 }

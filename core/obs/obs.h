@@ -116,7 +116,8 @@ void trace_span_context(const trace_span *s, const char *tracestate, trace_ctx *
 
 /*
  * http -- the operator endpoint: GET /metrics (Prometheus text 0.0.4),
- * /healthz (the loop is alive) and /readyz (ready to take work).
+ * /healthz (the loop is alive), /readyz (ready to take work) and the live
+ * status page at / (its data at /status.json).
  *
  * A small HTTP/1.0-1.1 responder serves it on its own thread with its own
  * libuv loop, never on the main loop. Handlers only read stats (atomics,
@@ -179,17 +180,23 @@ void http_stop(http_server *s);
 
 /*
  * http_routes -- what the operator endpoint answers (core/http.c is the
- * transport): GET/HEAD /metrics, /healthz, /readyz as documented in
- * http.h; 405 for other methods, 404 for other paths. Runs on the HTTP
+ * transport): GET/HEAD /metrics, /healthz, /readyz as documented above,
+ * and the status page (/, /status.css, /status.js, /status.json, see
+ * status below); 405 for other methods, 404 for other paths. Runs on the HTTP
  * thread; reads only atomics and the stats registries under stats_lock.
  */
 
-/* A response under construction. `body` is malloc'd (NULL: out of memory). */
+/*
+ * A response under construction. `body` is malloc'd (NULL: out of memory);
+ * `headers` (NULL = none) are extra header lines, each ending in CRLF, in
+ * static storage.
+ */
 typedef struct http_resp {
     int status;
     const char *ctype;
     char *body;
     size_t len;
+    const char *headers;
 } http_resp;
 
 /* Fill r with a plain-text answer (body copied). */
@@ -202,6 +209,31 @@ void http_resp_text(http_resp *r, int status, const char *text);
  */
 void http_route(const char *method, const char *target, const char *service, http_ready_fn ready,
                 void *ud, http_resp *r);
+
+/*
+ * status -- the live status page: GET / (index.html), /status.css,
+ * /status.js (compiled into the binary from core/obs/status/, served with a
+ * Content-Security-Policy that allows nothing but these files and
+ * /status.json), and /status.json: readiness and its reason, NATS and Redis
+ * state, the last reload (outcome, time, config digest, error), process
+ * figures, plugin versions, the topology, and per consumer the counters,
+ * server gauges and handler-duration buckets /metrics has. The page turns
+ * two consecutive documents into rates and windowed quantiles.
+ *
+ * Threads: status_serve_* run on the HTTP thread and read what /metrics
+ * reads. status_set_topology and status_note_reload are called by the loop
+ * (at start, after each reload attempt) and copy their argument.
+ */
+
+/* The running topology as a JSON text (copied; NULL clears). */
+void status_set_topology(const char *json);
+/* The outcome of a reload attempt: ok, or the (first) error. */
+void status_note_reload(int ok, const char *error);
+/* Forget both (tests; shutdown). */
+void status_reset(void);
+/* The compiled-in file `name` ("index.html"...): 1 with r filled, or 0. */
+int status_serve_file(const char *name, http_resp *r);
+void status_serve_json(const char *service, http_ready_fn ready, void *ud, http_resp *r);
 
 /*
  * metrics_render -- the Prometheus text exposition (format 0.0.4) of
@@ -238,6 +270,38 @@ void metrics_render_buf_free(metrics_render_buf *b);
  * buffer then holds a truncated exposition and must not be served).
  */
 int metrics_render(const char *service, metrics_render_buf *out);
+
+/*
+ * Render the families that are not read from stats (appending to `out`;
+ * same return as metrics_render):
+ *   process_cpu_seconds_total, process_resident_memory_bytes,
+ *   process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ *   process_start_time_seconds   (Prometheus client conventions, from
+ *                                 /proc/self at the time of the call; a
+ *                                 figure that cannot be read is left out)
+ *   jetway_build_info{version,abi,libuv,cnats,hiredis} 1
+ *   jetway_ready 0/1, and jetway_ready_reason{reason} 1 while not ready
+ * `ready`/`reason` are what the readiness callback said; the caller calls
+ * it first, outside stats_lock (the callback takes it).
+ */
+int metrics_render_process(const char *service, int ready, const char *reason,
+                           metrics_render_buf *out);
+
+/*
+ * procstat -- this process's own figures, read from /proc/self (whichever
+ * thread calls: /proc/self is the thread group). Each is -1 when it cannot
+ * be read. Returns 0, or -1 when /proc/self/stat could not be read.
+ */
+typedef struct proc_self {
+    double cpu_seconds;  /* user + system */
+    int64_t rss_bytes;   /* resident set */
+    int64_t vsize_bytes; /* virtual memory */
+    int64_t open_fds;
+    int64_t max_fds;   /* RLIMIT_NOFILE soft limit */
+    double start_time; /* UNIX seconds, tick resolution */
+} proc_self;
+
+int proc_self_read(proc_self *out);
 
 /*
  * otlp -- span export as OTLP/HTTP JSON (ExportTraceServiceRequest POSTed

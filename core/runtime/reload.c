@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "rt_obs_int.h"
 #include "nats/nats.h"
+#include "obs/obs.h"
 #include "redis/redis.h"
 #include "service_int.h"
 #include "settle_int.h"
@@ -169,6 +170,7 @@ reload_request(rt_host *r)
 static void
 write_status(rt_host *r, int ok, const char *digest, const char *error)
 {
+    status_note_reload(ok, error); /* the status page shows the last outcome */
     if (!r->pid_file)
         return;
     char path[4096], tmp[4100];

@@ -199,6 +199,7 @@ struct rt_host {
     jw_host host;        /* the table handed to plugins */
     void *http;          /* http server, when configured */
     void *otlp;          /* span exporter, when configured */
+    void *watch;         /* loop: the config watcher (run --watch-config), see watch_int.h */
     int grace_expired;
     /* loop: CLAIMED jobs of one consumer gathered while claim replies are
      * read, handed to the pool 16 at a time or from run_check at the end of

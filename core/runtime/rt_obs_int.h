@@ -1,7 +1,8 @@
 /*
  * obs -- start and stop the observability side of a running host: the
- * HTTP endpoint (/metrics, /healthz, /readyz) and the OTLP span exporter,
- * as configured.
+ * HTTP endpoint (/metrics, /healthz, /readyz, the status page) and the
+ * OTLP span exporter, as configured. obs_start and obs_reconfigure also
+ * hand the status page a copy of the running topology.
  *
  * Threads: obs_start/obs_stop_http on the loop thread; obs_stop_tracing on
  * the main thread after the workers are joined (they submit spans).

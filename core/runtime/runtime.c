@@ -20,6 +20,7 @@
 #include "nats/nats.h"
 #include "rt_obs_int.h"
 #include "reload_int.h"
+#include "watch_int.h"
 #include "service_int.h"
 #include "settle_int.h"
 
@@ -176,6 +177,7 @@ finish_loop(rt_host *r)
     uv_close((uv_handle_t *)&r->sig_int, on_closed_noop);
     uv_close((uv_handle_t *)&r->sig_hup, on_closed_noop);
     reload_close(r);
+    watch_stop(r);
     obs_stop_http(r);
     if (r->rds) {
         rds_stop(r->rds, rds_stopped, r);
@@ -526,6 +528,8 @@ rt_main(const rt_options *opts)
     obs_start(r);
     if (rt_start_topology(r) != 0)
         begin_drain(r, "start-up failure");
+    else if (opts->watch_config && watch_start(r) != 0)
+        begin_drain(r, "start-up failure (--watch-config)");
     if (r->pid_file)
         write_pid_file(r->pid_file);
     log_info("jetway running (pid %ld)", (long)getpid());

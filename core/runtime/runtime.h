@@ -5,7 +5,8 @@
  * server is there), provision streams and consumers, start the worker pool,
  * initialise the plugin instances (on a worker), start Redis, the HTTP
  * endpoint, the consumers and services, write the pid file, run the loop.
- * SIGHUP reloads (validate, then swap; coalesced). SIGTERM/SIGINT drain and
+ * SIGHUP reloads (validate, then swap; coalesced), and so does a change of
+ * the config file's content with watch_config. SIGTERM/SIGINT drain and
  * return 0; a second SIGINT exits at once.
  *
  * Threads: rt_main is called on the main thread, which becomes the loop.
@@ -18,6 +19,7 @@
 typedef struct rt_options {
     const char *config_path;
     const char *pid_file; /* NULL = none */
+    int watch_config;     /* reload when the config file's content changes */
 } rt_options;
 
 int rt_main(const rt_options *opts);

@@ -55,9 +55,14 @@ by_kind = {}
 for o in objs:
     by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
 
-# ConfigMaps come from the generator: name -> {key: file text}.
+# ConfigMaps come from the generator: name -> {key: file text}. Their
+# names must not carry a content hash, or a change would roll the pods
+# instead of being reloaded in place (run --watch-config).
 configmaps = {}
 for g in kust.get("configMapGenerator", []):
+    if not (g.get("options") or {}).get("disableNameSuffixHash"):
+        bad("configMapGenerator %s: no options.disableNameSuffixHash: true (a hashed name "
+            "rolls the pods on every change)" % g["name"])
     files = {}
     for f in g.get("files", []):
         key, _, src = f.partition("=") if "=" in f else (os.path.basename(f), "", f)
@@ -183,11 +188,19 @@ for kind, name, o in workloads:
 
     # The config file the args name, found through the mounts.
     args = c.get("args", [])
-    if len(args) != 3 or args[1] != "-c" or args[0] not in ("run", "provision"):
-        bad("%s: args %s, want [run|provision, -c, FILE]" % (where, args))
+    if len(args) < 3 or args[1] != "-c" or args[0] not in ("run", "provision"):
+        bad("%s: args %s, want [run|provision, -c, FILE, ...]" % (where, args))
         continue
     if kind == "Deployment" and args[0] != "run":
         bad("%s: a Deployment must run `jetway run`" % where)
+    # A Deployment reloads its ConfigMap in place: --watch-config, a stable
+    # ConfigMap name, and a whole-volume mount (a subPath mount never updates).
+    if kind == "Deployment" and args[3:] != ["--watch-config"]:
+        bad("%s: args %s, want [run, -c, FILE, --watch-config]" % (where, args))
+    if kind != "Deployment" and args[3:]:
+        bad("%s: args %s, want [%s, -c, FILE]" % (where, args, args[0]))
+    if any(m.get("subPath") for m in c.get("volumeMounts", [])):
+        bad("%s: a subPath mount is never updated by the kubelet" % where)
     cfgdir, cfgfile = os.path.split(args[2])
     vol = vols.get(mounts.get(cfgdir), {})
     cmname = vol.get("configMap", {}).get("name")

@@ -5,7 +5,8 @@
 # ${VAR} the configs use (and nothing they don't), probes, grace period,
 # HPA metric, NATS permissions of each role (t_deploy_k8s.py); each role
 # config passes `jetway check` (plugins loaded) with its Deployment's env;
-# and the checker itself fails on four injected drifts.
+# Deployments run --watch-config on a stable ConfigMap name; and the
+# checker itself fails on six injected drifts (and sync-configs on one).
 . "$(dirname "$0")/../lib/harness.sh"
 ROOT=$(pwd)
 CHECK="$ROOT/tests/integration/t_deploy_k8s.py"
@@ -73,7 +74,12 @@ mutate "sed -i '/JS.ACK.ORDERS.payment-orders/d' deploy/nats/auth.conf" \
 # a grace period shorter than the drain
 mutate "sed -i 's/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 20/' deploy/k8s/inventory.yaml" \
     "terminationGracePeriodSeconds 20 is not above shutdown_grace"
+# a Deployment that would not reload its ConfigMap in place
+mutate "sed -i 's|/etc/jetway/payment.yaml, --watch-config\]|/etc/jetway/payment.yaml]|' deploy/k8s/payment.yaml" \
+    "want [run, -c, FILE, --watch-config]"
+mutate "sed -i '0,/disableNameSuffixHash: true/s//disableNameSuffixHash: false/' deploy/k8s/kustomization.yaml" \
+    "configMapGenerator jetway-order: no options.disableNameSuffixHash"
 # and the sync check sees an unsynced change of config/
 (cd "$T/m" && cp -r "$ROOT/deploy" "$ROOT/config" . && sed -i 's/concurrency: 8/concurrency: 9/' config/payment.yaml &&
     deploy/k8s/sync-configs --check >/dev/null) && fail "sync-configs --check missed a change"
-echo "RESULT t_deploy_k8s $summary; jetway check of $checked role configs; 5 drifts caught"
+echo "RESULT t_deploy_k8s $summary; jetway check of $checked role configs; 7 drifts caught"

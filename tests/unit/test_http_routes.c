@@ -1,7 +1,8 @@
 /*
  * test_http_routes.c -- what the operator endpoint answers: status codes,
- * content types and bodies of /metrics, /healthz and /readyz, 404 and 405,
- * and the default readiness from the stats (no sockets: http_route only).
+ * content types and bodies of /metrics, /healthz and /readyz, the status
+ * page's files and /status.json, 404 and 405, and the default readiness
+ * from the stats (no sockets: http_route only).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,6 +189,165 @@ test_metrics(void **state)
     free(r.body);
 }
 
+/* A member by path ("a.b.c"), or NULL. */
+static const cJSON *
+at(const cJSON *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+        o = cJSON_GetObjectItemCaseSensitive(o, k);
+    return o;
+}
+
+static double
+num_at(const cJSON *o, const char *path)
+{
+    const cJSON *v = at(o, path);
+    if (!cJSON_IsNumber(v)) {
+        print_error("%s: not a number\n", path);
+        fail();
+    }
+    return v->valuedouble;
+}
+
+static void
+test_status_files(void **state)
+{
+    (void)state;
+    http_resp r = route("GET", "/", ready_yes, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body, "<script src=\"status.js\""));
+    assert_non_null(r.headers);
+    assert_non_null(
+        strstr(r.headers, "Content-Security-Policy: default-src 'none'; script-src 'self'"));
+    assert_non_null(strstr(r.headers, "X-Content-Type-Options: nosniff\r\n"));
+    free(r.body);
+    r = route("HEAD", "/status.js", ready_yes, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/javascript; charset=utf-8");
+    assert_non_null(strstr(r.body, "fetch('status.json'"));
+    free(r.body);
+    r = route("GET", "/status.css", ready_yes, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/css; charset=utf-8");
+    free(r.body);
+    /* Only the three names route: no other file, no directory walk. */
+    const char *bad[] = {
+        "/index.html", "/status.js/", "/status.jso", "//status.js", "/../status.js", "/status", "",
+        "status.js",   "/STATUS.JSON"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = route("GET", bad[i], ready_yes, NULL);
+        if (r.status != 404) {
+            print_error("%s: %d, want 404\n", bad[i], r.status);
+            fail();
+        }
+        assert_null(r.headers);
+        free(r.body);
+    }
+    const char *methods[] = {"POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "get"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        r = route(methods[i], "/status.json", ready_yes, NULL);
+        assert_int_equal(r.status, 405);
+        free(r.body);
+    }
+}
+
+static void
+test_status_json(void **state)
+{
+    (void)state;
+    stats_shutdown();
+    stats_consumer *c = stats_consumer_get("orders", "ORDERS", "order");
+    atomic_store(&c->bound, 1);
+    atomic_store(&c->received, 70);
+    atomic_store(&c->publishes, 30);
+    atomic_store(&c->results[STATS_RESULT_ACK], 60);
+    atomic_store(&c->results[STATS_RESULT_REJECT], 2);
+    atomic_store(&c->dedup[STATS_DEDUP_DUPLICATE], 4);
+    atomic_store(&c->server_pending, 12);
+    atomic_store(&c->server_ack_pending, 3);
+    stats_hist_observe_us(&c->handler_seconds, 50);
+    stats_hist_observe_us(&c->handler_seconds, 3000);
+    stats_consumer *gone = stats_consumer_get("old", "S", "h");
+    atomic_store(&gone->server_pending, 99);
+    stats_lock();
+    gone->active = 0;
+    snprintf(stats.config_digest, sizeof(stats.config_digest), "%s", "d1g3st");
+    stats_unlock();
+    stats_plugin *p = stats_plugin_get("order");
+    stats_lock();
+    snprintf(p->plugin, sizeof(p->plugin), "order");
+    snprintf(p->version, sizeof(p->version), "2.0.1");
+    snprintf(p->abi, sizeof(p->abi), "1.1");
+    stats_unlock();
+    atomic_store(&stats.nats_connected, 1);
+    atomic_store(&stats.redis_connected, 0);
+    atomic_store(&stats.needs_redis, 1);
+    atomic_store(&stats.reloads_failed, 1);
+    status_set_topology("{\"consumers\":[{\"name\":\"orders\",\"dead_letter\":\"dlq.orders\"}]}");
+    status_note_reload(0, "line 3: bad \"value\"");
+
+    char why[] = "redis unreachable";
+    http_resp r = route("GET", "/status.json", ready_no, why);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "application/json");
+    cJSON *d = cJSON_Parse(r.body);
+    assert_non_null(d);
+    assert_string_equal(json_str(d, "service"), "svc");
+    assert_true(cJSON_IsFalse(at(d, "ready")));
+    assert_string_equal(json_str(d, "reason"), "redis unreachable");
+    assert_true(cJSON_IsTrue(at(d, "nats.connected")));
+    assert_true(cJSON_IsFalse(at(d, "redis.connected")));
+    assert_true(cJSON_IsTrue(at(d, "redis.needed")));
+    assert_string_equal(at(d, "reload.digest")->valuestring, "d1g3st");
+    assert_string_equal(at(d, "reload.error")->valuestring, "line 3: bad \"value\"");
+    assert_int_equal((int)num_at(d, "reload.failed"), 1);
+    assert_string_equal(at(d, "topology.consumers")->child->child->next->valuestring, "dlq.orders");
+    assert_true(num_at(d, "process.rss_bytes") > 0);
+    assert_int_equal(cJSON_GetArraySize(at(d, "bucket_bounds_s")), STATS_NBUCKETS);
+    /* Consumers in registration order; the removed one without server gauges. */
+    const cJSON *cons = at(d, "consumers");
+    assert_int_equal(cJSON_GetArraySize(cons), 2);
+    const cJSON *o = cJSON_GetArrayItem(cons, 0);
+    assert_string_equal(json_str((cJSON *)o, "name"), "orders");
+    assert_true(cJSON_IsTrue(at(o, "bound")) && cJSON_IsTrue(at(o, "active")));
+    assert_int_equal((int)num_at(o, "received"), 70);
+    assert_int_equal((int)num_at(o, "publishes"), 30);
+    assert_int_equal((int)num_at(o, "settled.ack"), 60);
+    assert_int_equal((int)num_at(o, "settled.reject"), 2);
+    assert_int_equal((int)num_at(o, "dedup.duplicate"), 4);
+    assert_int_equal((int)num_at(o, "pending"), 12);
+    assert_int_equal((int)num_at(o, "ack_pending"), 3);
+    assert_int_equal((int)num_at(o, "handler_seconds.count"), 2);
+    const cJSON *b = at(o, "handler_seconds.buckets");
+    assert_int_equal(cJSON_GetArraySize(b), STATS_NBUCKETS + 1);
+    assert_int_equal((int)cJSON_GetArrayItem(b, 0)->valuedouble, 1); /* 50 us */
+    assert_int_equal((int)cJSON_GetArrayItem(b, 5)->valuedouble, 1); /* 3 ms: le 0.005 */
+    const cJSON *old = cJSON_GetArrayItem(cons, 1);
+    assert_true(cJSON_IsFalse(at(old, "active")) && cJSON_IsFalse(at(old, "bound")));
+    assert_null(at(old, "pending"));
+    const cJSON *pl = cJSON_GetArrayItem(at(d, "plugins"), 0);
+    assert_string_equal(json_str((cJSON *)pl, "version"), "2.0.1");
+    cJSON_Delete(d);
+    free(r.body);
+
+    /* A successful reload clears the error; no topology is null, not absent. */
+    status_note_reload(1, NULL);
+    status_set_topology(NULL);
+    r = route("GET", "/status.json", ready_yes, NULL);
+    d = cJSON_Parse(r.body);
+    assert_non_null(d);
+    assert_true(cJSON_IsTrue(at(d, "ready")));
+    assert_null(at(d, "reload.error"));
+    assert_true(cJSON_IsNull(at(d, "topology")));
+    cJSON_Delete(d);
+    free(r.body);
+    status_reset();
+    stats_shutdown();
+}
+
 int
 main(void)
 {
@@ -197,6 +357,8 @@ main(void)
         cmocka_unit_test(test_readyz),
         cmocka_unit_test(test_default_readiness),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_status_files),
+        cmocka_unit_test(test_status_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

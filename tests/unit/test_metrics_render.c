@@ -1,6 +1,7 @@
 /*
  * test_metrics_render.c -- the Prometheus exposition of stats: names,
- * labels, escaping, histogram arithmetic, one HELP/TYPE per family, and
+ * labels, escaping, histogram arithmetic, one HELP/TYPE per family, the
+ * process_* / build / readiness families of metrics_render_process, and
  * `promtool check metrics` on the whole output when promtool is installed.
  */
 #include <setjmp.h>
@@ -13,6 +14,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <time.h>
+#include <uv.h>
 
 #include "obs/obs.h"
 #include "base/base.h"
@@ -291,6 +295,9 @@ test_promtool(void **state)
     }
     populate();
     char *t = render("svc");
+    metrics_render_buf b = {.data = t, .len = strlen(t), .cap = strlen(t) + 1};
+    assert_int_equal(metrics_render_process("svc", 0, "redis unreachable", &b), 0);
+    t = b.data;
     char path[] = "/tmp/jw_metrics_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -303,6 +310,97 @@ test_promtool(void **state)
     unlink(path);
     free(t);
     assert_int_equal(rc, 0);
+}
+
+/* The value of the one sample `name{service="svc"}`, or -1 when absent. */
+static double
+sample_value(const char *text, const char *name)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "\n%s{service=\"svc\"} ", name);
+    const char *p = strstr(text, want);
+    return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
+static char *
+render_process(int ready, const char *reason)
+{
+    metrics_render_buf b = {0};
+    metrics_render_printf(&b, "\n");
+    assert_int_equal(metrics_render_process("svc", ready, reason, &b), 0);
+    assert_non_null(b.data);
+    return b.data;
+}
+
+static void
+test_process_families(void **state)
+{
+    (void)state;
+    char *t = render_process(1, "");
+    double rss = sample_value(t, "process_resident_memory_bytes");
+    double vsz = sample_value(t, "process_virtual_memory_bytes");
+    double fds = sample_value(t, "process_open_fds");
+    double maxfds = sample_value(t, "process_max_fds");
+    double start = sample_value(t, "process_start_time_seconds");
+    double cpu = sample_value(t, "process_cpu_seconds_total");
+    assert_true(rss > 0 && vsz >= rss);
+    assert_true(fds >= 3 && maxfds >= fds); /* stdin, stdout, stderr at least */
+    assert_true(cpu >= 0);
+    /* This test process started moments ago (the clock tick is 10 ms). */
+    double now = (double)time(NULL);
+    assert_true(start > now - 600 && start <= now + 1);
+    assert_non_null(strstr(t, "\n# TYPE process_cpu_seconds_total counter\n"));
+    assert_non_null(strstr(t, "\n# TYPE process_resident_memory_bytes gauge\n"));
+    free(t);
+
+    /* Open descriptors are counted now, not cached: three more show. */
+    int extra[3];
+    for (int i = 0; i < 3; i++) {
+        extra[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(extra[i] >= 0);
+    }
+    t = render_process(1, "");
+    assert_true(sample_value(t, "process_open_fds") == fds + 3);
+    free(t);
+    for (int i = 0; i < 3; i++)
+        close(extra[i]);
+
+    /* The resident size follows memory actually touched. */
+    size_t big = 64u << 20;
+    char *mem = malloc(big);
+    assert_non_null(mem);
+    memset(mem, 1, big);
+    t = render_process(1, "");
+    assert_true(sample_value(t, "process_resident_memory_bytes") >= rss + (double)(big / 2));
+    free(t);
+    free(mem);
+}
+
+static void
+test_build_info_and_ready(void **state)
+{
+    (void)state;
+    char *t = render_process(1, "");
+    char line[512];
+    snprintf(line, sizeof(line),
+             "jetway_build_info{service=\"svc\",version=\"%s\",abi=\"%u.%u\",libuv=\"%s\","
+             "cnats=\"",
+             JW_VERSION, JW_ABI_MAJOR, JW_ABI_MINOR, uv_version_string());
+    assert_non_null(strstr(t, line));
+    assert_non_null(strstr(t, "\",hiredis=\""));
+    has_line(t, "jetway_ready{service=\"svc\"} 1");
+    /* Ready: the reason family is declared but has no sample. */
+    assert_non_null(strstr(t, "\n# TYPE jetway_ready_reason gauge\n"));
+    assert_null(strstr(t, "\njetway_ready_reason{"));
+    free(t);
+
+    t = render_process(0, "consumer \"a\" not bound");
+    has_line(t, "jetway_ready{service=\"svc\"} 0");
+    has_line(t, "jetway_ready_reason{service=\"svc\",reason=\"consumer \\\"a\\\" not bound\"} 1");
+    free(t);
+    t = render_process(0, "");
+    has_line(t, "jetway_ready_reason{service=\"svc\",reason=\"unknown\"} 1");
+    free(t);
 }
 
 static void
@@ -330,6 +428,8 @@ main(void)
         cmocka_unit_test(test_escaping_and_inactive),
         cmocka_unit_test(test_globals_and_plugins),
         cmocka_unit_test(test_one_help_type_per_family),
+        cmocka_unit_test(test_process_families),
+        cmocka_unit_test(test_build_info_and_ready),
         cmocka_unit_test(test_promtool),
         cmocka_unit_test(test_buf_growth),
     };
