@@ -26,6 +26,28 @@ Q       := $(if $(filter 1,$(V)),,@)
 # libcurl is for its headers only: core/curl_dyn.c dlopen()s it when OTLP
 # export is configured, so a process without tracing never maps it.
 PKGS    := libuv libnats yaml-0.1 libcjson hiredis
+
+# A bare machine: the flags below come from pkg-config, which knows the
+# libraries only once their -dev packages are installed, and make reads them
+# when it parses this file. So when they are missing, the makefile
+# $(BUILD)/.deps.mk is remade first by running scripts/deps, and make then
+# starts over (re-reading this file, now with the packages there) before it
+# builds anything: `make`, `make demo`, `make test`, ... work the first time.
+# (MAKE_RESTARTS: at most once, should pkg-config still not find them.)
+NODEPS_GOALS := clean deps format format-check
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(MAKE_RESTARTS),)
+ifneq ($(shell pkg-config --exists $(PKGS) libcurl 2>/dev/null && echo ok),ok)
+.DEFAULT_GOAL := all
+-include $(BUILD)/.deps.mk
+$(BUILD)/.deps.mk: FORCE
+	@scripts/deps
+	@mkdir -p $(@D)
+	@echo '# scripts/deps ran $(shell date -u +%FT%TZ)' >$@
+endif
+endif
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
