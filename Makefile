@@ -5,8 +5,8 @@
 #                        integration tests, then the same under ASan+UBSan
 #   make unit            unit tests only (no servers)
 #   make integration     integration tests only
-#   make test-bare       a clean clone's first `make demo` on a bare Debian 12
-#                        (podman; part of `make test`)
+#   make test-containers a clean clone's first `make demo` on a bare Debian 12,
+#                        and the image built and run (podman; in `make test`)
 #   make test-asan       the test suite built with -fsanitize=address,undefined
 #   make tsan            the integration suite under ThreadSanitizer
 #   make valgrind        the unit tests under valgrind memcheck
@@ -36,7 +36,7 @@ PKGS    := libuv libnats yaml-0.1 libcjson hiredis
 # starts over (re-reading this file, now with the packages there) before it
 # builds anything: `make`, `make demo`, `make test`, ... work the first time.
 # (MAKE_RESTARTS: at most once, should pkg-config still not find them.)
-NODEPS_GOALS := clean deps format format-check test-bare
+NODEPS_GOALS := clean deps format format-check
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifeq ($(MAKE_RESTARTS),)
 ifneq ($(shell pkg-config --exists $(PKGS) libcurl 2>/dev/null && echo ok),ok)
@@ -177,20 +177,23 @@ deps:
 unit: $(UNIT_BINS) $(TPLUGIN_SOS) $(PLUGIN_SOS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) timeout 300 $$t; done
 
-# The bare-machine test builds in a container of its own (minutes, once per
-# `make test`, not again under ASan): `make test-bare`, not `make integration`.
-BARE_TESTS  := tests/integration/t_deploy_bare.sh
-INTEG_TESTS := $(filter-out $(BARE_TESTS),$(wildcard tests/integration/t_*.sh))
+# The container tests build in containers of their own (minutes, once per
+# `make test`, not again under ASan): `make test-containers`, not `make
+# integration`.
+CONTAINER_TESTS := tests/integration/t_deploy_bare.sh tests/integration/t_deploy_image.sh
+INTEG_TESTS     := $(filter-out $(CONTAINER_TESTS),$(wildcard tests/integration/t_*.sh))
 
 integration: all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh $(INTEG_TESTS)
 
-# A clean clone of HEAD on a bare Debian 12 (podman, a debootstrapped base):
-# its first `make demo`, `make unit` and a few integration tests.
-.PHONY: test-bare
-test-bare:
-	@mkdir -p build/bare
-	@JETWAY_BUILD=build/bare JW_TEST_TIMEOUT=$${JW_BARE_TIMEOUT:-900} tests/integration/run.sh $(BARE_TESTS)
+# With podman, from a debootstrapped Debian 12 base: a clean clone of HEAD's
+# first `make demo`, `make unit` and a few integration tests on the bare
+# system; the Containerfile's image built and the order system run from it.
+.PHONY: test-containers
+test-containers:
+	@mkdir -p build/containers
+	@JETWAY_BUILD=build/containers JW_TEST_TIMEOUT=$${JW_CONTAINER_TIMEOUT:-900} \
+	    tests/integration/run.sh $(CONTAINER_TESTS)
 
 # `make test` is the README's test command and what CI runs.
 test: deps
@@ -198,8 +201,8 @@ test: deps
 	$(MAKE) FAILPOINTS=1 unit
 	$(MAKE) FAILPOINTS=1 integration
 	$(MAKE) test-asan
-	$(MAKE) test-bare
-	@cat $(BUILD)/integration.count build/asan/integration.count build/bare/integration.count | \
+	$(MAKE) test-containers
+	@cat $(BUILD)/integration.count build/asan/integration.count build/containers/integration.count | \
 	    awk '{p += $$1; f += $$2} END {printf "tests: %d passed, %d failed\n", p, f}'
 
 test-asan asan:

@@ -92,8 +92,6 @@ run_s=$(($(date +%s) - t0))
 secs_of() { sed -n "s/^==== done $1 rc=0 secs=\([0-9]*\)$/\1/p" "$T/bare.log"; }
 for s in make-pkg demo unit integration; do
     grep -q "^==== done $s rc=0 " "$T/bare.log" && continue
-    echo "---- the container's output (tail):" >&2
-    tail -n 80 "$T/bare.log" >&2
     failed=$(sed -n 's/^==== done \([^ ]*\) rc=\([1-9][0-9]*\).*/\1 (exit \2)/p' "$T/bare.log")
     fail "on the bare machine, step ${failed:-$s (did not finish; container exit $rc)} failed"
 done
