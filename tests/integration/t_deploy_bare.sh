@@ -84,9 +84,13 @@ podman cp "$T/src" "$CNAME:/root/jetway" || fail "podman cp of the clone"
 podman cp "$T/first-run.sh" "$CNAME:/root/first-run.sh" || fail "podman cp of the script"
 
 t0=$(date +%s)
-podman start -a "$CNAME" >"$T/bare.log" 2>&1
+podman start -a "$CNAME" >/dev/null 2>&1
 rc=$?
 run_s=$(($(date +%s) - t0))
+# (the log from podman, kept with the container: complete even when a step
+# has crashed the attached stream, and there to read with JW_KEEP=1)
+mkdir -p "$T"
+podman logs "$CNAME" >"$T/bare.log" 2>&1 || fail "podman logs $CNAME"
 [ -n "${JW_KEEP:-}" ] && note "container $CNAME kept; log $T/bare.log"
 
 secs_of() { sed -n "s/^==== done $1 rc=0 secs=\([0-9]*\)$/\1/p" "$T/bare.log"; }
