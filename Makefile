@@ -5,6 +5,8 @@
 #                        integration tests, then the same under ASan+UBSan
 #   make unit            unit tests only (no servers)
 #   make integration     integration tests only
+#   make test-containers a clean clone's first `make demo` on a bare Debian 12,
+#                        and the image built and run (podman; in `make test`)
 #   make test-asan       the test suite built with -fsanitize=address,undefined
 #   make tsan            the integration suite under ThreadSanitizer
 #   make valgrind        the unit tests under valgrind memcheck
@@ -35,6 +37,28 @@ Q       := $(if $(filter 1,$(V)),,@)
 # libcurl is for its headers only: core/obs/curl_dyn.c dlopen()s it when OTLP
 # export is configured, so a process without tracing never maps it.
 PKGS    := libuv libnats yaml-0.1 libcjson hiredis
+
+# A bare machine: the flags below come from pkg-config, which knows the
+# libraries only once their -dev packages are installed, and make reads them
+# when it parses this file. So when they are missing, the makefile
+# $(BUILD)/.deps.mk is remade first by running scripts/deps, and make then
+# starts over (re-reading this file, now with the packages there) before it
+# builds anything: `make`, `make demo`, `make test`, ... work the first time.
+# (MAKE_RESTARTS: at most once, should pkg-config still not find them.)
+NODEPS_GOALS := clean deps format format-check
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(MAKE_RESTARTS),)
+ifneq ($(shell pkg-config --exists $(PKGS) libcurl 2>/dev/null && echo ok),ok)
+.DEFAULT_GOAL := all
+-include $(BUILD)/.deps.mk
+$(BUILD)/.deps.mk: FORCE
+	@scripts/deps
+	@mkdir -p $(@D)
+	@echo '# scripts/deps ran $(shell date -u +%FT%TZ)' >$@
+endif
+endif
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -217,8 +241,23 @@ deps:
 unit: $(UNIT_BINS) $(TPLUGIN_SOS) $(PLUGIN_SOS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; JETWAY_BUILD=$(BUILD) timeout 300 $$t; done
 
+# The container tests build in containers of their own (minutes, once per
+# `make test`, not again under ASan): `make test-containers`, not `make
+# integration`.
+CONTAINER_TESTS := tests/integration/t_deploy_bare.sh tests/integration/t_deploy_image.sh
+INTEG_TESTS     := $(filter-out $(CONTAINER_TESTS),$(wildcard tests/integration/t_*.sh))
+
 integration: all
-	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh
+	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh $(INTEG_TESTS)
+
+# With podman, from a debootstrapped Debian 12 base: a clean clone of HEAD's
+# first `make demo`, `make unit` and a few integration tests on the bare
+# system; the Containerfile's image built and the order system run from it.
+.PHONY: test-containers
+test-containers:
+	@mkdir -p build/containers
+	@JETWAY_BUILD=build/containers JW_TEST_TIMEOUT=$${JW_CONTAINER_TIMEOUT:-900} \
+	    tests/integration/run.sh $(CONTAINER_TESTS)
 
 # The layer rule of core/ (see scripts/check-layers), then its self-test:
 # violations injected into a copy of the tree must each be caught.
@@ -233,7 +272,8 @@ test: deps
 	$(MAKE) FAILPOINTS=1 unit
 	$(MAKE) FAILPOINTS=1 integration
 	$(MAKE) test-asan
-	@cat $(BUILD)/integration.count build/asan/integration.count | \
+	$(MAKE) test-containers
+	@cat $(BUILD)/integration.count build/asan/integration.count build/containers/integration.count | \
 	    awk '{p += $$1; f += $$2} END {printf "tests: %d passed, %d failed\n", p, f}'
 
 test-asan asan:
