@@ -3,7 +3,7 @@
  */
 #include "obs.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  */
 #include "rt_obs_int.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 
 #include "obs/obs.h"

@@ -35,7 +35,7 @@
  * or lost together and a handler resumed after its lease ran out (SIGSTOP)
  * cannot apply its effect a second time.
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -10,7 +10,7 @@
  * Options:
  *   to   default "": subject to publish the payload to; empty = only log
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <jetway/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>

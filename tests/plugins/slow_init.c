@@ -4,7 +4,7 @@
  * reload is inside plugin init and can signal the host right then. handle()
  * ACKs; fini() removes the marker.
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
