@@ -258,6 +258,13 @@ host_kv_eval(jw_instance *inst, const char *script, size_t nkeys, const char *co
     return kv_eval(script, nkeys, keys, nargs, args, reply);
 }
 
+static int
+host_kv_pipeline(jw_instance *inst, const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies)
+{
+    (void)inst;
+    return kv_pipeline(cmds, n, replies);
+}
+
 static void
 host_free(void *p)
 {
@@ -323,4 +330,5 @@ host_api_init(jw_host *h)
     h->free = host_free;
     h->counter_register = host_counter_register;
     h->counter_add = host_counter_add;
+    h->kv_pipeline = host_kv_pipeline;
 }
