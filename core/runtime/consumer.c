@@ -104,6 +104,7 @@ rt_job_bind(rt_consumer *c, rt_job *j, natsMsg *m, rt_gen *g, const cfg_consumer
     j->inst = inst;
     j->msg = m;
     j->t_recv_ns = now_ns;
+    atomic_init(&j->holds, 1); /* the handler's own, dropped when it returns */
 }
 
 void

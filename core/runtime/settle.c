@@ -10,6 +10,8 @@
 
 #include "base/base.h"
 #include "consumer_int.h"
+#include "pubasync_int.h"
+#include "service_int.h"
 #include "dlq/dlq.h"
 #include "redis/redis.h"
 #include "span_int.h"
@@ -250,7 +252,9 @@ run_message(rt_job *j)
         build_view(j, &v);
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
         res.reason[0] = '\0';
+        atomic_store_explicit(&j->in_handler, 1, memory_order_relaxed);
         j->inst->mod->desc->handle(j->inst->ctx, &v, &res);
+        atomic_store_explicit(&j->in_handler, 0, memory_order_relaxed);
         res.reason[sizeof(res.reason) - 1] = '\0';
         verdict = (int)res.verdict;
         stats_hist_observe_us(&st->handler_seconds, (clock_mono_ns() - t0) / 1000);
@@ -290,12 +294,36 @@ run_message(rt_job *j)
 }
 
 void
-settle_run_job(pool_queue *q, pool_item *item)
+settle_after_pubs(rt_job *j)
 {
-    (void)q;
-    rt_job *j = JOB_OF(item, item);
-    rt_job_parse(j);
-    run_message(j);
+    if (j->kind != RT_JOB_MESSAGE || !atomic_load_explicit(&j->pub_failed, memory_order_relaxed) ||
+        j->settle != SETTLE_ACK)
+        return;
+    /* Not every publish is durable: never ACK. The redelivery re-runs the
+     * handler, whose publishes carry the same message ids, so the stream's
+     * duplicate window drops the ones that did land. */
+    settle_nak(j, settle_backoff_ms(j->cc, j->meta.delivered));
+    snprintf(j->reason, sizeof(j->reason), "a publish_async got no PubAck");
+    log_ctx lc;
+    rt_job_log_ctx(j, &lc);
+    lc.error = j->reason;
+    jw_log(JW_LOG_INFO, &lc, "retry in %lld ms (delivery %llu): not every publish is durable",
+           (long long)j->delay_ms, (unsigned long long)j->meta.delivered);
+}
+
+void
+settle_pubs_done(rt_job *j)
+{
+    settle_after_pubs(j);
+    mpsc_push(&rt_job_host(j)->done_q, &j->node);
+}
+
+/* Worker: what follows the handler for a job whose publishes are all
+ * answered (holds reached 0 here). */
+static void
+settle_after_handler(rt_job *j)
+{
+    settle_after_pubs(j);
     if (j->claimed) {
         /* Commit or release through the loop, which owns Redis. */
         mpsc_push(&j->c->r->done_q, &j->node);
@@ -305,6 +333,18 @@ settle_run_job(pool_queue *q, pool_item *item)
         return;
     nats_settle(j);
     rt_job_finish(j);
+}
+
+void
+settle_run_job(pool_queue *q, pool_item *item)
+{
+    (void)q;
+    rt_job *j = JOB_OF(item, item);
+    rt_job_parse(j);
+    run_message(j);
+    /* Publishes still without their PubAck: the last one settles it. */
+    if (pubasync_release(j))
+        settle_after_handler(j);
 }
 
 /* Claimed jobs handed to the pool at most this many at a time, so that the
@@ -488,6 +528,17 @@ settle_done_drain(mpsc *q, mpsc_node *list)
     while (list) {
         rt_job *j = JOB_OF(list, node);
         list = list->next;
+        if (j->kind == RT_JOB_REQUEST) {
+            /* Its publishes are answered: the held reply goes out. */
+            service_request_done(j);
+            continue;
+        }
+        if (!j->claimed) {
+            /* Settled by its last PubAck, dedup off: nothing to commit. */
+            nats_settle(j);
+            rt_job_finish(j);
+            continue;
+        }
         switch (j->settle) {
         case SETTLE_ACK:
         case SETTLE_DEAD:

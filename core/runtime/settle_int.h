@@ -35,6 +35,14 @@ void settle_abandon(rt_job *j);
  */
 int settle_give_back_waiting(rt_host *r, rt_consumer *c);
 
+/* A job's publish_async calls are all answered: an ACK verdict with a
+ * failed one becomes a RETRY with backoff. Any thread. */
+void settle_after_pubs(rt_job *j);
+/* The last PubAck of j came on cnats's thread: apply settle_after_pubs and
+ * hand j to the loop (done_q) to be committed/settled or, for a request,
+ * answered. */
+void settle_pubs_done(rt_job *j);
+
 /* The NAK delay for a failed delivery: backoff[deliveries-1], the last value
  * repeating, with +-10% jitter. Pure. */
 int64_t settle_backoff_ms(const cfg_consumer *cc, uint64_t deliveries);

@@ -16,6 +16,9 @@
  *   crash_if_contains   default "": abort() when the payload contains it
  *   publish_to          default "": publish each message's payload there
  *                       before its commit (publish_async on a 1.1 host)
+ *
+ * As a request/reply service handler it answers "ok" (or "failed") after
+ * the publish; set commit: false there.
  *   fence               default false: commit only while the host's claim is
  *                       ours, and write the host's done marker in the same
  *                       script (DESIGN.md delivery 9), see below
@@ -317,6 +320,13 @@ rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
     rec_publish(c, msg, res);
     if (res->verdict == JW_ACK && c->commit)
         commit_effect(c, msg, rec_id(msg, idbuf), res);
+    if (msg->reply) {
+        /* A request: answer after the publish (on a 1.1 host the reply is
+         * held until its PubAck is in). */
+        char out[64];
+        int n = snprintf(out, sizeof(out), "%s", res->verdict == JW_ACK ? "ok" : "failed");
+        c->host->respond(c->inst, msg, out, (size_t)n);
+    }
 }
 
 #ifdef RECORD_BATCH
