@@ -112,8 +112,7 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa_ok, jsPubAckErr *pae, void *closure
         lc.plugin = j->inst ? j->inst->name : NULL;
         lc.trace_id = j->trace_id;
         lc.span_id = j->span_id;
-        jw_log(JW_LOG_WARN, &lc, "asynchronous publish to %s %s (jerr %d)",
-               natsMsg_GetSubject(msg),
+        jw_log(JW_LOG_WARN, &lc, "asynchronous publish to %s %s (jerr %d)", natsMsg_GetSubject(msg),
                pae && pae->Err == NATS_TIMEOUT ? "got no PubAck in time" : "failed",
                pae ? (int)pae->ErrCode : 0);
         if (j->kind == RT_JOB_MESSAGE)

@@ -213,6 +213,7 @@ struct rt_host {
     rt_job *run_head, *run_tail;
     rt_consumer *run_c;
     int run_n;
+    int run_batch; /* the gathered jobs are one handle_batch item */
     uv_check_t run_check;
     rt_job *commit_retry;     /* loop: commits that failed on Redis, re-sent on reconnect */
     uint64_t commit_retry_ms; /* loop: when they were last re-sent */

@@ -16,6 +16,10 @@
 void settle_claim_drain(mpsc *q, mpsc_node *list);
 void settle_done_drain(mpsc *q, mpsc_node *list);
 void settle_run_job(pool_queue *q, pool_item *item);
+/* Hand the jobs of one fetch (first..last, n) to c's pool queue: as one
+ * handle_batch item when inst has handle_batch, else n items. Fetcher. */
+void settle_submit_run(rt_consumer *c, plugin_instance *inst, pool_item *first, pool_item *last,
+                       int n);
 void settle_trace_extract(rt_job *j);
 void settle_redis_up(rt_host *r);
 /* The loop's handle that hands claimed jobs to the pool: init once the

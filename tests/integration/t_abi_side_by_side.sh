@@ -47,6 +47,14 @@ done
 [ "$(attempts "$T/effects10")" = $N ] || fail "record10 attempts $(attempts "$T/effects10")"
 [ "$(attempts "$T/effects")" = $N ] || fail "record attempts $(attempts "$T/effects")"
 [ "$(attempts "$T/effectsb")" = $N ] || fail "record_batch attempts $(attempts "$T/effectsb")"
+# The backlog reached record_batch in batches, not one message a call.
+python3 - "$T/effectsb" $N <<'PY' || fail "record_batch did not get batches"
+import sys
+sizes = [int(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("batch ")]
+assert sum(sizes) == int(sys.argv[2]), sizes
+assert max(sizes) > 1, sizes
+print("  .. record_batch: %d calls, largest %d, mean %.1f" % (len(sizes), max(sizes), sum(sizes) / len(sizes)))
+PY
 wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info OUT | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" = $((3 * N)) ]" ||
     fail "OUT holds $(si OUT messages) events, want $((3 * N))"
 jw_stop jw || fail "jetway exited non-zero"

@@ -259,6 +259,15 @@ typedef struct jw_host {
      * for the same request is held back until those PubAcks are in; if
      * one fails, the requester gets an error reply (header Jetway-Status:
      * 503) instead. Call respond() last. Worker threads only.
+     *
+     * Do not write the host's done marker yourself (a script on
+     * msg->dedup_key setting "D|...") in a handler that uses publish_async:
+     * the marker would be durable before the publishes are, and a crash in
+     * between would lose them (the redelivery is then ACKed as a
+     * duplicate without calling you). Fence the effect on claim_token but
+     * keep it idempotent under its own key, and let the host commit the
+     * marker once the PubAcks are in: a re-run then skips the effect and
+     * republishes with the same ids, which the stream drops.
      */
     int (*publish_async)(jw_instance *inst, const jw_msg *cause, const char *subject,
                          const void *data, size_t len, const char *msg_id, const jw_header *headers,
