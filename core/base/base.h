@@ -42,6 +42,83 @@ clock_real_ns(void)
 }
 
 /*
+ * Condition-variable waits on the monotonic clock. pthread_cond_timedwait
+ * measures its deadline against the condvar's clock, which is CLOCK_REALTIME
+ * unless its attribute says otherwise: a wall-clock step (NTP, an operator's
+ * `date`) would then stretch a 200 ms wait into hours or spin it. Every
+ * condvar that is ever waited on with a deadline is made with
+ * clock_cond_init_mono, and every deadline comes from clock_deadline_ms.
+ *
+ * Threads: any.
+ */
+
+/* Initialise *ca (caller destroys it) with CLOCK_MONOTONIC; 0 or an errno. */
+int clock_condattr_init_mono(pthread_condattr_t *ca);
+/* Initialise *cv to time its waits with CLOCK_MONOTONIC; 0 or an errno. */
+int clock_cond_init_mono(pthread_cond_t *cv);
+/* *ts = CLOCK_MONOTONIC now + ms (ms >= 0): a deadline for
+ * pthread_cond_timedwait on a condvar from clock_cond_init_mono. */
+void clock_deadline_ms(struct timespec *ts, int64_t ms);
+
+/*
+ * thread -- thread roles and affinity assertions. Every thread jetway starts
+ * tags itself with its role when it starts (thread-local); functions whose
+ * comment states an affinity ("loop thread only", "worker only") check it
+ * at entry with JW_ASSERT_THREAD(mask) or JW_ASSERT_NOT_THREAD(mask). The
+ * checks are compiled into test builds (FAILPOINTS=1, sanitizers: every
+ * `make test` build) and out of release and bench builds; a violation
+ * aborts, naming the function, the roles it allows and the caller's role.
+ * The roles are described in core/runtime/rt_int.h's thread map.
+ *
+ * Threads: any; the role is thread-local.
+ */
+
+typedef enum {
+    JW_ROLE_NONE = 0,         /* not tagged: a plugin's or a library's thread */
+    JW_ROLE_MAIN = 1 << 0,    /* main thread before the loop exists (start-up, commands) */
+    JW_ROLE_LOOP = 1 << 1,    /* the libuv loop (the main thread from then on) */
+    JW_ROLE_WORKER = 1 << 2,  /* the worker pool: plugin code, blocking chores */
+    JW_ROLE_FETCHER = 1 << 3, /* one per consumer */
+    JW_ROLE_RELOAD = 1 << 4,  /* the short-lived reload thread */
+    JW_ROLE_CNATS = 1 << 5,   /* a cnats callback thread (events, request deliveries) */
+    JW_ROLE_HTTP = 1 << 6,    /* the /metrics endpoint's own loop */
+    JW_ROLE_OTLP = 1 << 7,    /* the span exporter */
+} jw_role;
+
+/* Tag the calling thread (replacing its role). */
+void jw_thread_set_role(unsigned role);
+/* Tag the calling thread only if it has no role yet: for callbacks that run
+ * on threads others created (cnats), so that one run inline on a tagged
+ * thread keeps that thread's role. */
+void jw_thread_adopt_role(unsigned role);
+unsigned jw_thread_role(void);
+/* Abort with "<func>: called on a <actual> thread; allowed: <roles>". */
+_Noreturn void jw_thread_role_fail(const char *func, unsigned allowed, int negated);
+
+#if !defined(JW_THREAD_CHECKS) && \
+    (defined(JW_FAILPOINTS) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__))
+#define JW_THREAD_CHECKS 1
+#endif
+
+#if defined(JW_THREAD_CHECKS) && JW_THREAD_CHECKS
+/* The calling thread's role must be one of `mask`. */
+#define JW_ASSERT_THREAD(mask)                        \
+    do {                                              \
+        if (!(jw_thread_role() & (unsigned)(mask)))   \
+            jw_thread_role_fail(__func__, (mask), 0); \
+    } while (0)
+/* The calling thread's role must be none of `mask` (untagged threads pass). */
+#define JW_ASSERT_NOT_THREAD(mask)                    \
+    do {                                              \
+        if (jw_thread_role() & (unsigned)(mask))      \
+            jw_thread_role_fail(__func__, (mask), 1); \
+    } while (0)
+#else
+#define JW_ASSERT_THREAD(mask)     ((void)0)
+#define JW_ASSERT_NOT_THREAD(mask) ((void)0)
+#endif
+
+/*
  * log -- structured logging: one JSON object a line on stderr (or text),
  * with the fields operators filter on: ts, level, msg, service, consumer,
  * stream, seq, message_id, trace_id, span_id, error.

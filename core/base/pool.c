@@ -70,6 +70,7 @@ static void *
 pool_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-worker"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_WORKER);
     pool *p = arg;
     pool_queue *done_q = NULL;
     pthread_mutex_lock(&p->mu);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "nkey_int.h"
 
 #define NATSCONN_DEFAULT_URL "nats://127.0.0.1:4222"
@@ -15,6 +16,7 @@
 static void
 on_disconnected(natsConnection *nc, void *closure)
 {
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     (void)nc;
     const natsconn_events *ev = closure;
     if (ev && ev->disconnected)
@@ -24,6 +26,7 @@ on_disconnected(natsConnection *nc, void *closure)
 static void
 on_reconnected(natsConnection *nc, void *closure)
 {
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     (void)nc;
     const natsconn_events *ev = closure;
     if (ev && ev->reconnected)
@@ -33,6 +36,7 @@ on_reconnected(natsConnection *nc, void *closure)
 static void
 on_closed(natsConnection *nc, void *closure)
 {
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     (void)nc;
     const natsconn_events *ev = closure;
     if (ev && ev->closed)

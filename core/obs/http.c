@@ -416,6 +416,7 @@ static void *
 http_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-http"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_HTTP);
     http_server *s = arg;
     /*
      * Signals are the main thread's business; blocked here, a write to a

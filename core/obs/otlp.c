@@ -266,27 +266,16 @@ export_one(otlp_exporter *e, long timeout_ms)
     pthread_mutex_lock(&e->mu);
 }
 
-static void
-deadline_ts(int64_t ms_from_now, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms_from_now / 1000;
-    ts->tv_nsec += (ms_from_now % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *
 exporter_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-otlp"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_OTLP);
     otlp_exporter *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         struct timespec until;
-        deadline_ts(e->interval_ms, &until);
+        clock_deadline_ms(&until, e->interval_ms);
         while (!e->stop && (e->hold || e->count < e->half)) {
             if (pthread_cond_timedwait(&e->cond, &e->mu, &until) != 0)
                 break; /* the interval passed */
@@ -377,11 +366,13 @@ otlp_start(const char *endpoint, int queue_size, int64_t interval_ms, const char
     e->cd->easy_setopt(e->curl, CURLOPT_USERAGENT, "jetway/" JW_VERSION);
 
     pthread_mutex_init(&e->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&e->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (clock_cond_init_mono(&e->cond) != 0) {
+        log_error("otlp: cannot create the exporter's condition variable");
+        pthread_mutex_destroy(&e->mu);
+        exporter_free(e);
+        cd->global_cleanup();
+        return -1;
+    }
     if (pthread_create(&e->thread, NULL, exporter_main, e) != 0) {
         log_error("otlp: cannot start the exporter thread");
         pthread_cond_destroy(&e->cond);

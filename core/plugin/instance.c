@@ -26,6 +26,7 @@ plugin_instance *
 plugin_instance_create(const jw_host *host, const jw_config *cfg, const cfg_plugin *p,
                        cfg_errors *errs)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     char err[512];
     plugin_module *mod = NULL;
     if (plugin_module_load(cfg->plugin_dir, p->file, &mod, err, sizeof(err)) != 0) {
@@ -108,6 +109,7 @@ plugin_instance_ref(plugin_instance *inst)
 void
 plugin_instance_destroy(plugin_instance *inst)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     if (!inst)
         return;
     if (inst->ctx && inst->mod->desc->fini)

@@ -1092,6 +1092,7 @@ on_tick(uv_timer_t *t)
 int
 rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud, rds **out)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     *out = NULL;
     if (!loop || !cfg || (!cfg->unix_path && !cfg->host))
         return -1;
@@ -1142,6 +1143,7 @@ rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud
 void
 rds_stop(rds *r, void (*done)(void *ud), void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (!r || r->state == ST_STOPPING)
         return;
     r->done = done;
@@ -1163,6 +1165,7 @@ rds_stop(rds *r, void (*done)(void *ud), void *ud)
 int
 rds_connected(const rds *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     return r && r->state == ST_UP;
 }
 
@@ -1187,6 +1190,7 @@ script_call(rds *r, int op, const char *key, const char *token, int64_t num, con
 void
 rds_claim(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != ST_UP || !(q = req_get(r))) {
         cb(ud, RDS_ERROR, 0);
@@ -1258,6 +1262,7 @@ void
 rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const char *mark, rds_cb cb,
            void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != ST_UP || !(q = req_get(r))) {
         cb(ud, RDS_ERROR, 0);
@@ -1285,18 +1290,21 @@ rds_commit(rds *r, const char *key, const char *token, int64_t ttl_ms, const cha
 void
 rds_release(rds *r, const char *key, const char *token, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     script_call(r, OP_RELEASE, key, token, 0, NULL, cb, ud);
 }
 
 void
 rds_extend(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     script_call(r, OP_EXTEND, key, token, lease_ms > 0 ? lease_ms : 1, NULL, cb, ud);
 }
 
 void
 rds_ping(rds *r, rds_cb cb, void *ud)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rds_req *q;
     if (r->state != ST_UP || !(q = req_get(r))) {
         cb(ud, RDS_ERROR, 0);

@@ -165,6 +165,7 @@ fetcher_refresh_info(rt_consumer *c)
 int
 consumer_defer_ack(rt_job *j)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER);
     rt_consumer *c = j->c;
     pthread_mutex_lock(&c->mu);
     int taken = c->defer_acks;
@@ -195,8 +196,43 @@ fetcher_send_acks(rt_consumer *c, int keep_deferring)
     }
 }
 
+/*
+ * The fetcher thread, in the order of one round (fetcher_main): bind once,
+ * then refresh the server's numbers when due, send deferred ACKs, wait for
+ * credits, pull, decide how the next round's ACKs travel, and dispatch the
+ * batch. Each step below says why it exists; only fetcher_main loops.
+ */
+
+/*
+ * What the fetcher carries from one round to the next. Owned by the fetcher
+ * thread alone (on its stack); nothing here is shared.
+ */
+typedef struct fetcher {
+    rt_consumer *c;
+    log_ctx lc;
+    uint64_t next_info; /* clock_mono_ns() when the server numbers are due */
+    int backoff_ms;     /* the next nap after a failed bind or pull */
+} fetcher;
+
+#define FETCHER_BACKOFF_MIN_MS 100
+#define FETCHER_BACKOFF_MAX_MS 2000
+
+/* Double the nap after each failure in a row, up to a cap, so a server that
+ * is down is not hammered and one that comes back is noticed within 2 s. */
+static void
+fetcher_backoff_grow(fetcher *f)
+{
+    f->backoff_ms =
+        f->backoff_ms < FETCHER_BACKOFF_MAX_MS ? f->backoff_ms * 2 : FETCHER_BACKOFF_MAX_MS;
+}
+
+/*
+ * One attempt to bind to the durable. Provisioning created it beforehand; a
+ * bind never creates or deletes it, so a missing durable or a JetStream not
+ * yet up is a condition to wait out, not an error to exit on.
+ */
 static int
-fetcher_bind(rt_consumer *c)
+fetcher_bind_once(rt_consumer *c)
 {
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -222,14 +258,94 @@ static void
 fetcher_nap(rt_consumer *c, int ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    clock_deadline_ms(&ts, ms);
     pthread_mutex_lock(&c->mu);
     if (!atomic_load(&c->stop))
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * Bind, retrying with backoff until bound or stopped. The consumer
+ * exists in the topology even while its durable cannot be reached, so that
+ * a reload or a drain can still remove it; a stop ends the retries.
+ */
+static void
+fetcher_bind(fetcher *f)
+{
+    rt_consumer *c = f->c;
+    while (!atomic_load(&c->stop) && !c->sub) {
+        if (fetcher_bind_once(c) == 0)
+            break;
+        fetcher_nap(c, f->backoff_ms);
+        fetcher_backoff_grow(f);
+    }
+    f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
+}
+
+/*
+ * Refresh the server-side numbers for /metrics when due. The
+ * fetcher does it because it already talks to JetStream and may block; the
+ * loop must not, and a worker's time belongs to handlers.
+ */
+static void
+fetcher_refresh_due(fetcher *f)
+{
+    uint64_t now = clock_mono_ns();
+    if (now >= f->next_info) {
+        fetcher_refresh_info(f->c);
+        f->next_info = now + INFO_EVERY_NS;
+    }
+}
+
+/* A consumer that needs claims pauses while Redis is down (on_unavailable:
+ * pause): pulling then would only fill memory with messages it cannot
+ * claim, while JetStream keeps them safely. */
+static int
+fetcher_paused(rt_consumer *c)
+{
+    return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
+}
+
+/*
+ * Wait until there is a credit (and Redis, when claims need it),
+ * sending the ACKs workers leave meanwhile. Returns how many messages to
+ * pull (> 0), 0 to start the round over (no credit yet, or the server
+ * numbers fell due: the wait wakes every 200 ms so that neither a stop nor
+ * the refresh waits on a handler), or -1 when stopping. *may_defer tells
+ * whether this round's ACKs may ride with the next pull: with dedup the loop
+ * ACKs after the commit, so they never pass through the fetcher.
+ */
+static int
+fetcher_wait_credit(fetcher *f, int *may_defer)
+{
+    rt_consumer *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    while (!atomic_load(&c->stop) && (c->inflight >= c->max_inflight || fetcher_paused(c))) {
+        struct timespec ts;
+        clock_deadline_ms(&ts, 200);
+        if (c->acks) {
+            /* ACKs return credits on the server: never wait holding them. */
+            pthread_mutex_unlock(&c->mu);
+            fetcher_send_acks(c, 1);
+            pthread_mutex_lock(&c->mu);
+            continue;
+        }
+        c->fetcher_waiting = 1;
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        c->fetcher_waiting = 0;
+        if (clock_mono_ns() >= f->next_info)
+            break;
+    }
+    int credits = c->max_inflight - c->inflight;
+    int batch = c->cc->batch > 0 ? c->cc->batch : 64;
+    *may_defer = !c->cc->dedup.enabled;
+    pthread_mutex_unlock(&c->mu);
+    if (atomic_load(&c->stop))
+        return -1;
+    if (credits <= 0 || fetcher_paused(c))
+        return 0;
+    return credits < batch ? credits : batch;
 }
 
 /*
@@ -245,6 +361,7 @@ fetcher_nap(rt_consumer *c, int ms)
 static natsStatus
 fetcher_pull(rt_consumer *c, natsMsgList *list, int n)
 {
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
     jsFetchRequest req;
     jsFetchRequest_Init(&req);
     req.Batch = n;
@@ -253,175 +370,212 @@ fetcher_pull(rt_consumer *c, natsMsgList *list, int n)
     return natsSubscription_FetchRequest(list, c->sub, &req);
 }
 
+/*
+ * Decide how the ACKs of the coming round travel. A full batch: more
+ * is waiting, the next pull comes at once, and the ACKs can ride with it.
+ * Otherwise workers ACK themselves (this turns deferring off and sends what
+ * is held), or an idle consumer would hold them for a whole pull expiry.
+ */
+static void
+fetcher_flush_acks(rt_consumer *c, int may_defer, natsStatus s, const natsMsgList *list, int n)
+{
+    if (may_defer && s == NATS_OK && list->Count == n) {
+        pthread_mutex_lock(&c->mu);
+        c->defer_acks = 1;
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        fetcher_send_acks(c, 0);
+    }
+}
+
+/*
+ * Act on the pull's outcome. Returns 1 when list holds messages to
+ * dispatch, 0 when the round is over (idle, failed or empty; list is then
+ * empty). An idle pull is not a failure and keeps the backoff as it is; a
+ * failure naps with a growing backoff so a lost server is not hammered.
+ */
+static int
+fetcher_pull_outcome(fetcher *f, natsStatus s, natsMsgList *list, uint64_t t0)
+{
+    rt_consumer *c = f->c;
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
+        /* Idle. cnats 3.4.1 may time out at once (nats.c #631): never
+         * spin faster than every 50 ms when nothing comes. */
+        uint64_t took_ms = (clock_mono_ns() - t0) / 1000000;
+        if (took_ms < 50)
+            fetcher_nap(c, (int)(50 - took_ms));
+        return 0;
+    }
+    if (s != NATS_OK) {
+        if (!atomic_load(&c->stop))
+            jw_log(JW_LOG_WARN, &f->lc, "fetch failed: %s (%s)", natsStatus_GetText(s),
+                   nats_GetLastError(NULL));
+        fetcher_nap(c, f->backoff_ms);
+        fetcher_backoff_grow(f);
+        return 0;
+    }
+    f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
+    if (list->Count <= 0) {
+        natsMsgList_Destroy(list);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Charge the batch to the consumer in one critical section: the
+ * generation (referenced once per message, so a reload cannot free what a
+ * job uses), the credits, and as many cached job structs as there are.
+ * Returns the cached jobs linked by node.next; *g, *cc and *inst are the
+ * generation's, taken once for the whole batch.
+ */
+static rt_job *
+fetcher_take_batch(rt_consumer *c, int count, rt_gen **g, const cfg_consumer **cc,
+                   plugin_instance **inst)
+{
+    pthread_mutex_lock(&c->mu);
+    *g = c->g;
+    *cc = c->cc;
+    *inst = c->inst;
+    rt_gen_ref(*g, count);
+    c->inflight += count;
+    rt_job *cached = NULL;
+    for (int i = 0; i < count && c->free_jobs; i++) {
+        rt_job *j = rt_job_alloc(c);
+        j->node.next = (mpsc_node *)cached;
+        cached = j;
+    }
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add_explicit(&c->st->received, (uint_fast64_t)count, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->st->in_flight, count, memory_order_relaxed);
+    return cached;
+}
+
+/* Out of memory for a job: give the message back to JetStream for later
+ * redelivery and return the credit and reference charged for it. */
+static void
+fetcher_drop_unjobbed(rt_consumer *c, rt_gen *g, natsMsg *m)
+{
+    natsMsg_NakWithDelay(m, 1000, NULL);
+    natsMsg_Destroy(m);
+    pthread_mutex_lock(&c->mu);
+    c->inflight--;
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_sub(&c->st->in_flight, 1);
+    rt_gen_unref(c->r, g, 1);
+}
+
+/*
+ * Turn each message into a job and hand the batch on in two lists:
+ * with dedup, to the loop for claiming (the claim needs the key now, so the
+ * job is parsed here); otherwise, and for messages that will be
+ * dead-lettered unhandled (no id), straight to the worker pool. One push per
+ * list per batch, so the loop and the pool are woken once, not per message.
+ */
+static void
+fetcher_dispatch(fetcher *f, natsMsgList *list)
+{
+    rt_consumer *c = f->c;
+    rt_host *r = c->r;
+    uint64_t t_batch = clock_mono_ns();
+    rt_gen *g;
+    const cfg_consumer *cc;
+    plugin_instance *inst;
+    rt_job *cached = fetcher_take_batch(c, list->Count, &g, &cc, &inst);
+
+    rt_job *to_claim_h = NULL, *to_claim_t = NULL;
+    pool_item *to_run_h = NULL, *to_run_t = NULL;
+    int nrun = 0;
+    for (int i = 0; i < list->Count; i++) {
+        rt_job *j = cached;
+        if (j)
+            cached = (rt_job *)j->node.next;
+        else
+            j = malloc(sizeof(rt_job));
+        natsMsg *m = list->Msgs[i];
+        list->Msgs[i] = NULL; /* the job owns it now */
+        if (!j) {
+            fetcher_drop_unjobbed(c, g, m);
+            continue;
+        }
+        rt_job_bind(c, j, m, g, cc, inst, t_batch);
+        if (cc->dedup.enabled) {
+            /* A message without an id goes to a worker to be
+             * dead-lettered. */
+            rt_job_parse(j);
+            if (!j->dead_reason) {
+                j->node.next = NULL;
+                if (to_claim_t)
+                    to_claim_t->node.next = &j->node;
+                else
+                    to_claim_h = j;
+                to_claim_t = j;
+                continue;
+            }
+        }
+        j->item.next = NULL;
+        if (to_run_t)
+            to_run_t->next = &j->item;
+        else
+            to_run_h = &j->item;
+        to_run_t = &j->item;
+        nrun++;
+    }
+    natsMsgList_Destroy(list);
+    if (to_claim_h)
+        mpsc_push_list(&r->claim_q, &to_claim_h->node, &to_claim_t->node);
+    if (to_run_h)
+        settle_submit_run(c, inst, to_run_h, to_run_t, nrun);
+}
+
+/*
+ * Leave. ACKs still held are sent (deferring off, so workers ACK
+ * themselves from now on), and the loop is woken so that it notices the
+ * exit promptly and can drain and free the consumer.
+ */
+static void
+fetcher_exit(fetcher *f)
+{
+    rt_consumer *c = f->c;
+    fetcher_send_acks(c, 0);
+    atomic_store(&c->exited, 1);
+    nats_ReleaseThreadMemory();
+    uv_async_send(&c->r->event_q.async);
+}
+
 static void *
 fetcher_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-fetch"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_FETCHER);
     rt_consumer *c = arg;
-    rt_host *r = c->r;
-    log_ctx lc = {.consumer = c->name, .stream = c->stream};
-    uint64_t next_info = 0;
-    int backoff_ms = 100;
+    fetcher f = {
+        .c = c,
+        .lc = {.consumer = c->name, .stream = c->stream},
+        .next_info = 0,
+        .backoff_ms = FETCHER_BACKOFF_MIN_MS,
+    };
 
-    while (!atomic_load(&c->stop) && !c->sub) {
-        if (fetcher_bind(c) == 0)
-            break;
-        fetcher_nap(c, backoff_ms);
-        backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
-    }
-    backoff_ms = 100;
-
+    fetcher_bind(&f);
     while (!atomic_load(&c->stop)) {
-        uint64_t now = clock_mono_ns();
-        if (now >= next_info) {
-            fetcher_refresh_info(c);
-            next_info = now + INFO_EVERY_NS;
-        }
-        fetcher_send_acks(c, 1);
-        /* Wait for credits, and for Redis when claims are required. */
-        pthread_mutex_lock(&c->mu);
-        while (!atomic_load(&c->stop) &&
-               (c->inflight >= c->max_inflight ||
-                (atomic_load(&c->pause_on_redis) && !atomic_load(&r->redis_up)))) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            if (c->acks) {
-                pthread_mutex_unlock(&c->mu);
-                fetcher_send_acks(c, 1);
-                pthread_mutex_lock(&c->mu);
-                continue;
-            }
-            c->fetcher_waiting = 1;
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-            c->fetcher_waiting = 0;
-            if (clock_mono_ns() >= next_info)
-                break;
-        }
-        int credits = c->max_inflight - c->inflight;
-        int batch = c->cc->batch > 0 ? c->cc->batch : 64;
-        int may_defer = !c->cc->dedup.enabled; /* with dedup the loop ACKs after the commit */
-        pthread_mutex_unlock(&c->mu);
-        if (atomic_load(&c->stop))
+        fetcher_refresh_due(&f);
+        fetcher_send_acks(c, 1); /* what workers left since the last pull */
+        int may_defer = 0;
+        int n = fetcher_wait_credit(&f, &may_defer);
+        if (n < 0)
             break;
-        if (credits <= 0 || (atomic_load(&c->pause_on_redis) && !atomic_load(&r->redis_up)))
+        if (n == 0)
             continue;
-        int n = credits < batch ? credits : batch;
 
         natsMsgList list = {0};
         uint64_t t0 = clock_mono_ns();
         natsStatus s = fetcher_pull(c, &list, n);
-        /* A full batch: more is waiting, the next pull comes at once, and
-         * the ACKs can ride with it. Otherwise workers ACK themselves (this
-         * turns deferring off and sends what is held), or an idle consumer
-         * would hold them for a whole pull expiry. */
-        if (may_defer && s == NATS_OK && list.Count == n) {
-            pthread_mutex_lock(&c->mu);
-            c->defer_acks = 1;
-            pthread_mutex_unlock(&c->mu);
-        } else {
-            fetcher_send_acks(c, 0);
-        }
-        if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
-            /* Idle. cnats 3.4.1 may time out at once (nats.c #631): never
-             * spin faster than every 50 ms when nothing comes. */
-            uint64_t took_ms = (clock_mono_ns() - t0) / 1000000;
-            if (took_ms < 50)
-                fetcher_nap(c, (int)(50 - took_ms));
-            continue;
-        }
-        if (s != NATS_OK) {
-            if (!atomic_load(&c->stop))
-                jw_log(JW_LOG_WARN, &lc, "fetch failed: %s (%s)", natsStatus_GetText(s),
-                       nats_GetLastError(NULL));
-            fetcher_nap(c, backoff_ms);
-            backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
-            continue;
-        }
-        backoff_ms = 100;
-        if (list.Count <= 0) {
-            natsMsgList_Destroy(&list);
-            continue;
-        }
-
-        /* Take the generation once for the batch; one job per message. */
-        uint64_t t_batch = clock_mono_ns();
-        pthread_mutex_lock(&c->mu);
-        rt_gen *g = c->g;
-        const cfg_consumer *cc = c->cc;
-        plugin_instance *inst = c->inst;
-        rt_gen_ref(g, list.Count);
-        c->inflight += list.Count;
-        rt_job *cached = NULL;
-        for (int i = 0; i < list.Count && c->free_jobs; i++) {
-            rt_job *j = rt_job_alloc(c);
-            j->node.next = (mpsc_node *)cached;
-            cached = j;
-        }
-        pthread_mutex_unlock(&c->mu);
-        atomic_fetch_add_explicit(&c->st->received, (uint_fast64_t)list.Count,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->st->in_flight, list.Count, memory_order_relaxed);
-
-        rt_job *to_claim_h = NULL, *to_claim_t = NULL;
-        pool_item *to_run_h = NULL, *to_run_t = NULL;
-        int nrun = 0;
-        for (int i = 0; i < list.Count; i++) {
-            rt_job *j = cached;
-            if (j)
-                cached = (rt_job *)j->node.next;
-            else
-                j = malloc(sizeof(rt_job));
-            natsMsg *m = list.Msgs[i];
-            list.Msgs[i] = NULL; /* the job owns it now */
-            if (!j) {
-                /* Out of memory: let JetStream redeliver it later. */
-                natsMsg_NakWithDelay(m, 1000, NULL);
-                natsMsg_Destroy(m);
-                pthread_mutex_lock(&c->mu);
-                c->inflight--;
-                pthread_mutex_unlock(&c->mu);
-                atomic_fetch_sub(&c->st->in_flight, 1);
-                rt_gen_unref(r, g, 1);
-                continue;
-            }
-            rt_job_bind(c, j, m, g, cc, inst, t_batch);
-            if (cc->dedup.enabled) {
-                /* The claim needs the key now; a message without an id goes
-                 * to a worker to be dead-lettered. */
-                rt_job_parse(j);
-                if (!j->dead_reason) {
-                    j->node.next = NULL;
-                    if (to_claim_t)
-                        to_claim_t->node.next = &j->node;
-                    else
-                        to_claim_h = j;
-                    to_claim_t = j;
-                    continue;
-                }
-            }
-            j->item.next = NULL;
-            if (to_run_t)
-                to_run_t->next = &j->item;
-            else
-                to_run_h = &j->item;
-            to_run_t = &j->item;
-            nrun++;
-        }
-        natsMsgList_Destroy(&list);
-        if (to_claim_h)
-            mpsc_push_list(&r->claim_q, &to_claim_h->node, &to_claim_t->node);
-        if (to_run_h)
-            settle_submit_run(c, inst, to_run_h, to_run_t, nrun);
+        fetcher_flush_acks(c, may_defer, s, &list, n);
+        if (fetcher_pull_outcome(&f, s, &list, t0))
+            fetcher_dispatch(&f, &list);
     }
-    fetcher_send_acks(c, 0);
-    atomic_store(&c->exited, 1);
-    nats_ReleaseThreadMemory();
-    /* Wake the loop so it notices the exit promptly. */
-    uv_async_send(&r->event_q.async);
+    fetcher_exit(&f);
     return NULL;
 }
 
@@ -437,17 +591,23 @@ consumer_max_inflight(const cfg_consumer *cc)
 rt_consumer *
 consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_consumer *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->r = r;
     c->name = strdup(cc->name);
     c->stream = strdup(cc->stream);
+    /* c->cv is waited on with deadlines (fetcher_nap, fetcher_wait_credit):
+     * monotonic, so a wall-clock step neither stretches nor spins them. */
+    if (clock_cond_init_mono(&c->cv) != 0) {
+        log_error("consumer %s: cannot create its condition variable", cc->name);
+        free(c->name);
+        free(c->stream);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
     rt_gen_ref(g, 1);
     c->g = g;
     c->cc = cc;
@@ -478,6 +638,7 @@ consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
 void
 consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_gen_ref(g, 1);
     pthread_mutex_lock(&c->mu);
     rt_gen *old = c->g;
@@ -498,6 +659,7 @@ consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc)
 void
 consumer_stop(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     pthread_mutex_lock(&c->mu);
     atomic_store(&c->stop, 1);
     pthread_cond_broadcast(&c->cv);
@@ -507,6 +669,7 @@ consumer_stop(rt_consumer *c)
 int
 consumer_drained(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (!atomic_load(&c->exited))
         return 0;
     pthread_mutex_lock(&c->mu);
@@ -521,6 +684,7 @@ consumer_drained(rt_consumer *c)
 void
 consumer_free(rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     consumer_stop(c);
     if (c->thread_started)
         pthread_join(c->thread, NULL);

@@ -10,7 +10,8 @@
  * handlers are slow fetching stops and JetStream keeps the rest.
  *
  * Threads: consumer_start/consumer_update/consumer_stop/consumer_free on the
- * loop thread; job_finish from any thread.
+ * loop thread (consumer_stop/consumer_free also on the main thread in
+ * teardown, once the loop has returned); job_finish from any thread.
  */
 #ifndef JW_CONSUMER_H
 #define JW_CONSUMER_H

@@ -44,6 +44,7 @@ rt_gen_free(rt_host *r, rt_gen *g)
 rt_gen *
 rt_gen_create(rt_host *r, jw_config *cfg, const rt_gen *prev, cfg_errors *errs)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     rt_gen *g = calloc(1, sizeof(*g));
     if (!g || !(g->insts = calloc(cfg->nplugins ? cfg->nplugins : 1, sizeof(plugin_instance *)))) {
         free(g);

@@ -162,6 +162,7 @@ static int
 host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
              size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER | JW_ROLE_RELOAD);
     rt_host *r = rt_get();
     if (!subject || !*subject)
         return JW_EINVAL;
@@ -192,6 +193,7 @@ static int
 host_publish_async(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
                    size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER);
     rt_host *r = rt_get();
     rt_job *j = view_job(cause);
     if (!subject || !*subject || !j || (j->kind != RT_JOB_MESSAGE && j->kind != RT_JOB_REQUEST) ||
@@ -318,6 +320,7 @@ host_in_progress(const jw_msg *m)
 static int
 host_kv_get(jw_instance *inst, const char *key, char **value, size_t *len)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_get(key, value, len);
 }
@@ -325,6 +328,7 @@ host_kv_get(jw_instance *inst, const char *key, char **value, size_t *len)
 static int
 host_kv_set(jw_instance *inst, const char *key, const void *value, size_t len, int64_t ttl_ms)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_set(key, value, len, ttl_ms);
 }
@@ -332,6 +336,7 @@ host_kv_set(jw_instance *inst, const char *key, const void *value, size_t len, i
 static int
 host_kv_setnx(jw_instance *inst, const char *key, const void *value, size_t len, int64_t ttl_ms)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_setnx(key, value, len, ttl_ms);
 }
@@ -339,6 +344,7 @@ host_kv_setnx(jw_instance *inst, const char *key, const void *value, size_t len,
 static int
 host_kv_del(jw_instance *inst, const char *key)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_del(key);
 }
@@ -346,6 +352,7 @@ host_kv_del(jw_instance *inst, const char *key)
 static int
 host_kv_incr(jw_instance *inst, const char *key, int64_t by, int64_t *result)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_incr(key, by, result);
 }
@@ -354,6 +361,7 @@ static int
 host_kv_eval(jw_instance *inst, const char *script, size_t nkeys, const char *const *keys,
              size_t nargs, const char *const *args, jw_kv_reply **reply)
 {
+    JW_ASSERT_NOT_THREAD(JW_ROLE_LOOP);
     (void)inst;
     return kv_eval(script, nkeys, keys, nargs, args, reply);
 }

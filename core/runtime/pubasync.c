@@ -96,6 +96,7 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa_ok, jsPubAckErr *pae, void *closure
 {
     (void)js;
     (void)closure;
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     rt_job *j = pa_remove(msg);
     if (j && (pae || !pa_ok)) {
         atomic_store_explicit(&j->pub_failed, 1, memory_order_relaxed);
@@ -154,6 +155,7 @@ pubasync_close(rt_host *r)
 natsStatus
 pubasync_publish(rt_host *r, rt_job *j, natsMsg **nm, int64_t timeout_ms)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER);
     if (!r->js_async)
         return NATS_ILLEGAL_STATE;
     natsMsg *m = *nm;

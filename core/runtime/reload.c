@@ -51,6 +51,7 @@ status_path(const rt_host *r, char *buf, size_t n)
 void
 reload_init(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     /* A status left by an earlier process would have a seq this one only
      * reaches later: `jetway reload` could mistake the two. */
     if (r->pid_file) {
@@ -63,6 +64,7 @@ reload_init(rt_host *r)
 void
 reload_close(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     (void)r;
 }
 
@@ -110,6 +112,7 @@ static void *
 reload_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "jw-reload"); /* for top -H, perf, gdb */
+    jw_thread_set_role(JW_ROLE_RELOAD);
     rt_host *r = arg;
     reload_ev *ev = calloc(1, sizeof(*ev));
     if (!ev) {
@@ -142,6 +145,7 @@ reload_main(void *arg)
 void
 reload_request(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (r->reloading) {
         r->reload_pending = 1;
         log_info("reload: already running; one more will follow");
@@ -318,6 +322,7 @@ apply(rt_host *r, rt_gen *g)
 void
 reload_on_event(rt_host *r, mpsc_node *node)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     reload_ev *ev = (reload_ev *)((char *)node - offsetof(reload_ev, node));
     r->reloading = 0;
     r->reload_seq++;
@@ -375,6 +380,7 @@ prune_run(void *arg)
 void
 reload_consumer_gone(rt_host *r, rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     log_info("reload: consumer %s drained and stopped", c->name);
     if (!c->prune)
         return;

@@ -14,6 +14,21 @@
  *                 services (publish, kv) called by plugins.
  *   cnats threads   connection events and request/reply deliveries; they
  *                 only hand work on.
+ *   reload thread   one at a time, short-lived: validate, provision, build
+ *                 the next generation (plugin init of new instances).
+ *   main thread     start-up until the loop exists; it is then the loop
+ *                 thread until uv_run returns, and the main thread again
+ *                 for teardown (which may run plugin fini itself, the pool
+ *                 being stopped).
+ *   http, otlp      the /metrics endpoint's own loop; the span exporter.
+ *
+ * Each thread tags itself with its role when it starts (jw_role in
+ * base/base.h: JW_ROLE_LOOP, _WORKER, _FETCHER, _RELOAD, _MAIN, _CNATS,
+ * _HTTP, _OTLP; cnats callbacks adopt _CNATS only on untagged threads), and
+ * functions whose comment states an affinity assert it at entry with
+ * JW_ASSERT_THREAD / JW_ASSERT_NOT_THREAD. The assertions are compiled into
+ * test builds (FAILPOINTS=1, sanitizers) and abort naming the function and
+ * the caller's role; release and bench builds compile them out.
  *
  * One message, dedup on:  fetcher -> claim_q (mpsc) -> loop: rds_claim ->
  *   CLAIMED -> pool -> worker: handle -> done_q (mpsc) -> loop: rds_commit

@@ -9,6 +9,7 @@
 void
 obs_start(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     const jw_config *cfg = r->cur->cfg;
     char err[256];
     if (cfg->http.listen) {
@@ -34,6 +35,7 @@ obs_start(rt_host *r)
 void
 obs_reconfigure(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (r->http)
         http_set_service(r->http, r->cur->cfg->service.name);
 }
@@ -41,6 +43,7 @@ obs_reconfigure(rt_host *r)
 void
 obs_stop_http(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     if (r->http) {
         http_stop(r->http);
         r->http = NULL;
@@ -50,6 +53,7 @@ obs_stop_http(rt_host *r)
 void
 obs_stop_tracing(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_MAIN | JW_ROLE_LOOP);
     if (r->otlp) {
         otlp_stop(r->otlp);
         r->otlp = NULL;

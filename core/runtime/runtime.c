@@ -445,6 +445,7 @@ teardown(rt_host *r, int abandon_workers)
 int
 rt_main(const rt_options *opts)
 {
+    jw_thread_set_role(JW_ROLE_MAIN);
     rt_host *r = &the_rt;
     memset(r, 0, sizeof(*r));
     signal(SIGPIPE, SIG_IGN);
@@ -501,6 +502,7 @@ rt_main(const rt_options *opts)
 
     r->loop = uv_default_loop();
     loop_thread = pthread_self();
+    jw_thread_set_role(JW_ROLE_LOOP); /* the main thread is the loop until uv_run returns */
     loop_running = 1;
     settle_init(r);
     mpsc_init(r->loop, &r->claim_q, settle_claim_drain, r);
@@ -535,6 +537,9 @@ rt_main(const rt_options *opts)
 
     uv_run(r->loop, UV_RUN_DEFAULT);
     loop_running = 0;
+    /* The loop has returned: teardown runs on the main thread, which may
+     * now run plugin fini itself (rt_on_loop_thread() is false too). */
+    jw_thread_set_role(JW_ROLE_MAIN);
     int busy = uv_loop_close(r->loop);
     if (busy)
         log_warn("event loop closed with open handles");

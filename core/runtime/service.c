@@ -52,6 +52,7 @@ service_run(pool_queue *q, pool_item *item)
 void
 service_request_done(rt_job *j)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER | JW_ROLE_LOOP);
     rt_service *s = j->svc;
     if (j->has_held_reply) {
         int failed = atomic_load(&j->pub_failed);
@@ -76,6 +77,7 @@ service_request_done(rt_job *j)
 static void
 service_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
+    jw_thread_adopt_role(JW_ROLE_CNATS);
     (void)nc;
     (void)sub;
     rt_service *s = closure;
@@ -102,6 +104,7 @@ service_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
 rt_service *
 service_start(rt_host *r, rt_gen *g, const cfg_service_ep *ep)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_service *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
@@ -132,6 +135,7 @@ service_start(rt_host *r, rt_gen *g, const cfg_service_ep *ep)
 void
 service_update(rt_service *s, rt_gen *g, const cfg_service_ep *ep)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_gen_ref(g, 1);
     pthread_mutex_lock(&s->mu);
     rt_gen *old = s->g;
@@ -146,6 +150,7 @@ service_update(rt_service *s, rt_gen *g, const cfg_service_ep *ep)
 void
 service_stop(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     if (s->sub)
         natsSubscription_Unsubscribe(s->sub);
 }
@@ -153,6 +158,7 @@ service_stop(rt_service *s)
 int
 service_drained(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     /* As for consumers: the worker touches the queue after the last job. */
     return atomic_load(&s->inflight) == 0 && pool_queue_busy(s->r->pool, &s->q) == 0;
 }
@@ -160,6 +166,7 @@ service_drained(rt_service *s)
 void
 service_free(rt_service *s)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN); /* main: teardown */
     if (s->sub)
         natsSubscription_Destroy(s->sub);
     if (s->g)

@@ -5,7 +5,8 @@
  * group.
  *
  * Threads: start/update/stop/free on the loop thread (subscribing does not
- * block); requests arrive on a cnats thread and are only queued there.
+ * block; stop/free also on the main thread in teardown, once the loop has
+ * returned); requests arrive on a cnats thread and are only queued there.
  */
 #ifndef JW_SERVICE_H
 #define JW_SERVICE_H

@@ -337,6 +337,7 @@ settle_after_pubs(rt_job *j)
 void
 settle_pubs_done(rt_job *j)
 {
+    JW_ASSERT_THREAD(JW_ROLE_CNATS);
     settle_after_pubs(j);
     mpsc_push(&rt_job_host(j)->done_q, &j->node);
 }
@@ -447,6 +448,7 @@ run_batch(rt_job *head)
 void
 settle_run_job(pool_queue *q, pool_item *item)
 {
+    JW_ASSERT_THREAD(JW_ROLE_WORKER);
     (void)q;
     rt_job *j = JOB_OF(item, item);
     if (j->inst->mod->handle_batch && run_batch(j))
@@ -542,6 +544,7 @@ run_soon(rt_job *j)
 void
 settle_init(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     uv_check_init(r->loop, &r->run_check);
     r->run_check.data = r;
 }
@@ -549,6 +552,7 @@ settle_init(rt_host *r)
 void
 settle_close(rt_host *r, uv_close_cb cb)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     settle_submit_gathered(r);
     uv_close((uv_handle_t *)&r->run_check, cb);
 }
@@ -595,6 +599,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
 void
 settle_claim_drain(mpsc *q, mpsc_node *list)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_host *r = q->data;
     while (list) {
         rt_job *j = JOB_OF(list, node);
@@ -671,6 +676,7 @@ send_commit(rt_host *r, rt_job *j)
 void
 settle_done_drain(mpsc *q, mpsc_node *list)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_host *r = q->data;
     while (list) {
         rt_job *j = JOB_OF(list, node);
@@ -701,6 +707,7 @@ settle_done_drain(mpsc *q, mpsc_node *list)
 void
 settle_redis_up(rt_host *r)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_job *list = r->commit_retry;
     r->commit_retry = NULL;
     while (list) {
@@ -713,6 +720,7 @@ settle_redis_up(rt_host *r)
 void
 settle_ack_deferred(rt_job *j)
 {
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
     nats_settle(j);
     rt_job_finish(j);
 }
@@ -720,6 +728,7 @@ settle_ack_deferred(rt_job *j)
 int
 settle_give_back_waiting(rt_host *r, rt_consumer *c)
 {
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
     /* Gathered jobs would escape the take below and start later. */
     settle_submit_gathered(r);
     pool_item *it = pool_queue_take_waiting(r->pool, &c->q);
@@ -758,6 +767,8 @@ settle_abandon(rt_job *j)
 void
 settle_trace_extract(rt_job *j)
 {
+    /* Touches only j (and the thread-local rnd): whoever owns the job. */
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER | JW_ROLE_WORKER | JW_ROLE_CNATS);
     const char *tp = NULL;
     trace_ctx tc;
     j->parent_span_id[0] = '\0';

@@ -5,7 +5,9 @@
  *
  * Threads: settle_claim_drain and settle_done_drain are the loop's mpsc
  * callbacks (claim_q, done_q); settle_run_job runs on a pool worker;
- * settle_trace_extract on the fetcher. settle_redis_up runs on the loop when
+ * settle_trace_extract on whichever thread owns the job: the fetcher (claims,
+ * via rt_job_parse), a worker (the rest), or the cnats thread delivering a
+ * request (service_on_msg). settle_redis_up runs on the loop when
  * Redis comes back, to re-send commits that failed.
  */
 #ifndef JW_SETTLE_H

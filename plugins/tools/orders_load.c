@@ -643,7 +643,7 @@ load_wait(load_run *run, int64_t deadline)
         return;
     if (wait > 100000000LL)
         wait = 100000000LL; /* wake up to sweep request timeouts */
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (ts.tv_nsec + wait) / 1000000000LL;
     ts.tv_nsec = (ts.tv_nsec + wait) % 1000000000LL;
     pthread_cond_timedwait(&run->cv, &run->mu, &ts);
@@ -881,7 +881,13 @@ main(int argc, char **argv)
         return prc == 1 ? 0 : prc;
     memset(&run, 0, sizeof(run));
     pthread_mutex_init(&run.mu, NULL);
-    pthread_cond_init(&run.cv, NULL);
+    /* Monotonic, like the deadlines load_wait computes: a wall-clock step
+     * must neither stretch nor spin the wait. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&run.cv, &ca);
+    pthread_condattr_destroy(&ca);
     run.nreqs = o.orders;
     run.nslots = 1024;
     while (run.nslots < (size_t)o.orders * 4)

@@ -913,6 +913,7 @@ int
 main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    jw_thread_set_role(JW_ROLE_LOOP); /* it drives rds from its own loop */
     log_setup(0, JW_LOG_INFO, "rds_check");
     cfg.host = (char *)"127.0.0.1";
     cfg.port = 6379;
