@@ -12,8 +12,9 @@
  *                 the consumer's server-side numbers for /metrics.
  *   workers (pool)  plugin handle/init/fini, dead-letter publishes, host
  *                 services (publish, kv) called by plugins.
- *   cnats threads   connection events and request/reply deliveries; they
- *                 only hand work on.
+ *   cnats threads   connection events, request/reply deliveries and the
+ *                 PubAcks of publish_async (pubasync_int.h); they only
+ *                 hand work on.
  *   reload thread   one at a time, short-lived: validate, provision, build
  *                 the next generation (plugin init of new instances).
  *   main thread     start-up until the loop exists; it is then the loop
