@@ -32,8 +32,8 @@ jw_thread_role(void)
 static void
 roles_format(unsigned mask, char *out, size_t outlen)
 {
-    static const char *const names[] = {"main",    "loop", "worker", "fetcher",
-                                        "reload",  "cnats", "http",  "otlp"};
+    static const char *const names[] = {"main",   "loop",  "worker", "fetcher",
+                                        "reload", "cnats", "http",   "otlp"};
     size_t n = 0;
     out[0] = '\0';
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -57,8 +57,8 @@ jw_thread_role_fail(const char *func, unsigned allowed, int negated)
     /* write(2) straight to stderr: the logger may be what is misused, and
      * nothing here may allocate or take a lock before the abort. */
     int n = snprintf(line, sizeof(line),
-                     "jetway: thread affinity violated: %s() called on a %s thread; %s %s\n",
-                     func, actual, negated ? "never allowed on" : "allowed only on", want);
+                     "jetway: thread affinity violated: %s() called on a %s thread; %s %s\n", func,
+                     actual, negated ? "never allowed on" : "allowed only on", want);
     if (n > 0) {
         ssize_t w = write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
         (void)w;
