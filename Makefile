@@ -88,6 +88,10 @@ EXAMPLE_BINS := $(BUILD)/bin/jetway-orders-load $(BUILD)/bin/jetway-audit-verify
 
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TPLUGIN_SOS  := $(TPLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
+# Fixtures built against the frozen ABI 1.0 header (tests/plugins/abi10/jetway/
+# plugin.h, found before core/include): what a plugin compiled before 1.1 is.
+TPLUGIN10_SRCS := $(wildcard tests/plugins/abi10/*.c)
+TPLUGIN_SOS    += $(TPLUGIN10_SRCS:tests/plugins/abi10/%.c=$(BUILD)/tests/plugins/%.so)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -140,6 +144,12 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/fixture.h core/incl
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
+	    $(shell pkg-config --cflags --libs libcjson) $(if $(SAN),$(SAN_FLAGS))
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/abi10/%.c tests/plugins/abi10/jetway/plugin.h tests/plugins/record.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) -Itests/plugins/abi10 $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
 	    $(shell pkg-config --cflags --libs libcjson) $(if $(SAN),$(SAN_FLAGS))
 
 # The audit unit test checks the example's chain verifier too.

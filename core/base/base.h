@@ -257,7 +257,8 @@ typedef struct stats_consumer {
     int active; /* 0 once removed by a reload */
 
     atomic_uint_fast64_t received;
-    atomic_uint_fast64_t pulls; /* pull requests that brought messages */
+    atomic_uint_fast64_t pulls;   /* pull requests that brought messages */
+    atomic_uint_fast64_t batches; /* handle_batch calls (ABI 1.1 plugins) */
     atomic_uint_fast64_t results[STATS_NRESULTS];
     atomic_uint_fast64_t dedup[STATS_NDEDUP];
     atomic_int_fast64_t in_flight;

@@ -5,6 +5,7 @@
  * handler labels):
  *   jetway_messages_received_total{C}            counter
  *   jetway_consumer_pulls_total{C}               counter (received / pulls = batch)
+ *   jetway_consumer_handler_batches_total{C}     counter (handle_batch calls)
  *   jetway_messages_settled_total{C,result}      counter
  *   jetway_handler_duration_seconds{C}           histogram
  *   jetway_message_age_seconds{C}                histogram
@@ -261,7 +262,7 @@ histogram(metrics_render_buf *b, const char *service, const char *name, const st
     end_u64(b, cum);
 }
 
-typedef enum { CF_RECEIVED, CF_PULLS, CF_DEAD, CF_PUB, CF_PUBERR } consumer_counter;
+typedef enum { CF_RECEIVED, CF_PULLS, CF_BATCHES, CF_DEAD, CF_PUB, CF_PUBERR } consumer_counter;
 
 static uint64_t
 consumer_counter_value(stats_consumer *c, consumer_counter which)
@@ -271,6 +272,8 @@ consumer_counter_value(stats_consumer *c, consumer_counter which)
         return ld_u(&c->received);
     case CF_PULLS:
         return ld_u(&c->pulls);
+    case CF_BATCHES:
+        return ld_u(&c->batches);
     case CF_DEAD:
         return ld_u(&c->results[STATS_RESULT_DEAD_LETTER]) + ld_u(&c->results[STATS_RESULT_REJECT]);
     case CF_PUB:
@@ -335,6 +338,10 @@ render_consumers(metrics_render_buf *b, const char *service)
                             "Pull requests that brought messages; received / pulls is the "
                             "mean batch.",
                             CF_PULLS);
+    consumer_counter_family(b, service, "jetway_consumer_handler_batches_total",
+                            "handle_batch calls (ABI 1.1 plugins); messages handled / batches "
+                            "is the mean batch a handler sees.",
+                            CF_BATCHES);
 
     family(b, "jetway_messages_settled_total", "counter",
            "Messages settled, each once, by result: ack, retry (NAK), reject (handler REJECT, "

@@ -31,8 +31,12 @@
  *      reload, and what was checked is exactly what is loaded (no TOCTOU);
  *   4. dlsym("jw_plugin_query"), call it with the host's ABI, check magic,
  *      major (equal; the message names both versions), minor (<= host),
- *      struct_size, build signature, name syntax, init/handle/fini present,
- *      reserved[] all NULL.
+ *      struct_size (at least what the plugin's own minor declares: a 1.0
+ *      descriptor ends after reserved[], a 1.1 one after handle_batch),
+ *      build signature, name syntax, init/handle/fini present, reserved[]
+ *      all NULL. Members newer than 1.0 are read only through the module
+ *      (plugin_module.handle_batch), never through desc, whose struct may
+ *      be shorter than the host's jw_plugin.
  * The module records a SHA-256 of the file's bytes (the reload compares it).
  *
  * Options (plugin_options_to_json): validate an instance's `config:` block
@@ -52,8 +56,16 @@ typedef struct plugin_module {
     char *file;            /* name inside plugin_dir */
     char sha256[65];       /* hex digest of the file's bytes */
     void *dl;              /* dlopen handle */
-    const jw_plugin *desc; /* checked descriptor */
+    const jw_plugin *desc; /* checked descriptor; members up to reserved[] only */
+    /* ABI 1.1's handle_batch when the descriptor is long enough to have it
+     * and sets it, else NULL (then handle() per message). */
+    void (*handle_batch)(void *ctx, const jw_msg *const *msgs, jw_result *results, size_t n);
 } plugin_module;
+
+/* sizeof(jw_plugin) of ABI 1.0: the stamp through reserved[]. */
+#define PLUGIN_DESC_SIZE_1_0 (offsetof(jw_plugin, reserved) + sizeof(((jw_plugin *)0)->reserved))
+/* The least struct_size a descriptor of ABI 1.<abi_minor> may have. */
+size_t plugin_desc_min_size(unsigned abi_minor);
 
 /* Load and check `file` from `plugin_dir`. 0, or -1 with err set. */
 int plugin_module_load(const char *plugin_dir, const char *file, plugin_module **out, char *err,

@@ -449,6 +449,14 @@ valid_name(const char *s)
     return 1;
 }
 
+size_t
+plugin_desc_min_size(unsigned abi_minor)
+{
+    if (abi_minor == 0)
+        return PLUGIN_DESC_SIZE_1_0;
+    return offsetof(jw_plugin, handle_batch) + sizeof(((jw_plugin *)0)->handle_batch);
+}
+
 /* Step 4: the descriptor's stamp, then its contents, one message each. */
 static int
 check_desc(const jw_plugin *d, const char *file, char *err, size_t errlen)
@@ -465,13 +473,15 @@ check_desc(const jw_plugin *d, const char *file, char *err, size_t errlen)
         return fail(err, errlen, file, "refused: ABI %u.%u is newer than the host's %u.%u",
                     (unsigned)d->abi_major, (unsigned)d->abi_minor, (unsigned)JW_ABI_MAJOR,
                     (unsigned)JW_ABI_MINOR);
-    /* Every member up to reserved[] exists since ABI 1.0; this host is 1.0,
-     * so the plugin's struct must be at least ours. A newer host would take
-     * the minimum size of the plugin's minor here. */
-    if (d->struct_size < sizeof(jw_plugin))
+    /* A descriptor is as long as its minor says: a 1.0 plugin's ends after
+     * reserved[], a 1.1 plugin's after handle_batch. Shorter than its own
+     * minor promises is a broken build; longer is harmless (members of a
+     * minor newer than the host's are refused above, so never read). */
+    size_t need = plugin_desc_min_size(d->abi_minor);
+    if (d->struct_size < need)
         return fail(err, errlen, file,
-                    "refused: descriptor struct_size %u is smaller than %zu (ABI %u.0)",
-                    (unsigned)d->struct_size, sizeof(jw_plugin), (unsigned)JW_ABI_MAJOR);
+                    "refused: descriptor struct_size %u is smaller than %zu (ABI %u.%u)",
+                    (unsigned)d->struct_size, need, (unsigned)d->abi_major, (unsigned)d->abi_minor);
     if (!d->build_sig || strcmp(d->build_sig, JW_BUILD_SIG) != 0)
         return fail(err, errlen, file,
                     "refused: build signature '%s' differs from the host's '%s' (not binary "
@@ -550,6 +560,11 @@ plugin_module_load(const char *plugin_dir, const char *file, plugin_module **out
     if (check_desc(d, file, err, errlen) != 0)
         goto fail;
     m->desc = d;
+    /* Read a member newer than 1.0 only where the descriptor has it: a 1.0
+     * plugin's descriptor ends at reserved[], and what follows it in the
+     * plugin's memory is something else. */
+    if (d->struct_size >= plugin_desc_min_size(1))
+        m->handle_batch = d->handle_batch;
     *out = m;
     return 0;
 fail:

@@ -55,6 +55,7 @@ typedef struct kv_script {
     char *text;
     size_t len;
     char sha[41];
+    int loaded; /* run on the current connection: Redis has it cached */
 } kv_script;
 
 /* The state of one thread: owned by that thread, freed by
@@ -245,6 +246,9 @@ conn_get(kv_conn **out)
             return JW_EIO;
         }
         kc->c = c;
+        /* A new connection may reach a Redis that restarted. */
+        for (int i = 0; i < KV_SCRIPT_CACHE; i++)
+            kc->scripts[i].loaded = 0;
         int code = handshake(kc);
         if (code != JW_OK) {
             if (kc->c) {
@@ -398,21 +402,24 @@ kv_incr(const char *key, int64_t by, int64_t *result)
     return code;
 }
 
-/* The script's SHA-1 in hex, from this thread's cache or computed. */
-static const char *
-script_sha(kv_conn *kc, const char *script, size_t len)
+/* The script's cache slot (SHA-1 in hex), from this thread's cache or
+ * computed; valid until the next script_slot() of this thread. */
+static kv_script *
+script_slot(kv_conn *kc, const char *script, size_t len)
 {
     for (int i = 0; i < KV_SCRIPT_CACHE; i++) {
         kv_script *s = &kc->scripts[i];
         if (s->text && s->len == len && memcmp(s->text, script, len) == 0)
-            return s->sha;
+            return s;
     }
     kv_script *s = &kc->scripts[kc->next_slot++ % KV_SCRIPT_CACHE];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
+    free(s->text);
+    s->text = NULL;
+    s->loaded = 0;
     if (EVP_Digest(script, len, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
         return NULL;
-    free(s->text);
     s->text = malloc(len + 1);
     s->len = len;
     static const char hex[] = "0123456789abcdef";
@@ -421,9 +428,17 @@ script_sha(kv_conn *kc, const char *script, size_t len)
         s->sha[2 * i + 1] = hex[md[i] & 15];
     }
     s->sha[40] = '\0';
-    if (s->text)
-        memcpy(s->text, script, len + 1);
-    return s->sha; /* valid until the next script_sha() of this thread */
+    if (!s->text)
+        return NULL;
+    memcpy(s->text, script, len + 1);
+    return s;
+}
+
+static const char *
+script_sha(kv_conn *kc, const char *script, size_t len)
+{
+    kv_script *s = script_slot(kc, script, len);
+    return s ? s->sha : NULL;
 }
 
 static jw_kv_reply *
@@ -555,4 +570,217 @@ kv_eval(const char *script, size_t nkeys, const char *const *keys, size_t nargs,
     *reply = reply_copy(rep);
     freeReplyObject(rep);
     return *reply ? JW_OK : JW_ENOMEM;
+}
+
+/* Argument vectors of one command, on the stack up to KV_STACK_ARGS. */
+typedef struct kv_argv {
+    const char *sargv[KV_STACK_ARGS];
+    size_t slens[KV_STACK_ARGS];
+    const char **argv;
+    size_t *lens;
+    char nk[24];
+} kv_argv;
+
+static int
+argv_init(kv_argv *a, size_t argc)
+{
+    a->argv = a->sargv;
+    a->lens = a->slens;
+    if (argc <= KV_STACK_ARGS)
+        return JW_OK;
+    a->argv = malloc(argc * sizeof(*a->argv));
+    a->lens = malloc(argc * sizeof(*a->lens));
+    if (!a->argv || !a->lens) {
+        free(a->argv);
+        free(a->lens);
+        a->argv = NULL;
+        a->lens = NULL;
+        return JW_ENOMEM;
+    }
+    return JW_OK;
+}
+
+static void
+argv_free(kv_argv *a)
+{
+    if (a->argv != a->sargv) {
+        free(a->argv);
+        free(a->lens);
+    }
+}
+
+static int
+cmd_valid(const jw_kv_cmd *c)
+{
+    if ((c->nkeys && !c->keys) || (c->nargs && !c->args) || c->nkeys > 1000000 ||
+        c->nargs > 1000000)
+        return 0;
+    for (size_t i = 0; i < c->nkeys; i++) {
+        if (!c->keys[i])
+            return 0;
+    }
+    for (size_t i = 0; i < c->nargs; i++) {
+        if (!c->args[i])
+            return 0;
+    }
+    /* A plain command names itself in args[0] and has no separate keys. */
+    return c->script ? 1 : c->nargs > 0 && c->nkeys == 0;
+}
+
+/*
+ * Append command c to the connection's output buffer: a plain command as
+ * is; a script as EVALSHA, or as EVAL when `eval` (its first run on this
+ * connection, or the answer to NOSCRIPT).
+ */
+static int
+append_cmd(kv_conn *kc, const jw_kv_cmd *c, int eval)
+{
+    kv_argv a;
+    size_t argc = c->script ? 3 + c->nkeys + c->nargs : c->nargs;
+    int code = argv_init(&a, argc);
+    if (code != JW_OK)
+        return code;
+    if (c->script) {
+        size_t slen = strlen(c->script);
+        kv_script *sc = script_slot(kc, c->script, slen);
+        if (!sc) {
+            argv_free(&a);
+            return JW_ENOMEM;
+        }
+        if (!sc->loaded)
+            eval = 1;
+        /* The EVAL runs before any later command of the pipeline, so those
+         * may use EVALSHA. */
+        sc->loaded = 1;
+        a.argv[0] = eval ? "EVAL" : "EVALSHA";
+        a.lens[0] = eval ? 4 : 7;
+        a.argv[1] = eval ? c->script : sc->sha;
+        a.lens[1] = eval ? slen : 40;
+        a.argv[2] = a.nk;
+        a.lens[2] = (size_t)snprintf(a.nk, sizeof(a.nk), "%zu", c->nkeys);
+        for (size_t i = 0; i < c->nkeys; i++) {
+            a.argv[3 + i] = c->keys[i];
+            a.lens[3 + i] = strlen(c->keys[i]);
+        }
+        for (size_t i = 0; i < c->nargs; i++) {
+            a.argv[3 + c->nkeys + i] = c->args[i];
+            a.lens[3 + c->nkeys + i] = strlen(c->args[i]);
+        }
+    } else {
+        for (size_t i = 0; i < c->nargs; i++) {
+            a.argv[i] = c->args[i];
+            a.lens[i] = strlen(c->args[i]);
+        }
+    }
+    /* Copies the formatted command into hiredis's buffer: nothing is sent
+     * yet (the first redisGetReply writes the whole pipeline). */
+    code = redisAppendCommandArgv(kc->c, (int)argc, a.argv, a.lens) == REDIS_OK ? JW_OK : JW_ENOMEM;
+    argv_free(&a);
+    return code;
+}
+
+static int
+is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && r->len >= 8 && memcmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* Read one reply; NULL sets *code and drops the connection. */
+static redisReply *
+get_reply(kv_conn *kc, int *code)
+{
+    void *rep = NULL;
+    errno = 0;
+    if (redisGetReply(kc->c, &rep) != REDIS_OK || !rep) {
+        *code = io_code(kc->c, errno);
+        drop(kc, *code);
+        return NULL;
+    }
+    return rep;
+}
+
+int
+kv_pipeline(const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies)
+{
+    if (!replies || (n && !cmds))
+        return JW_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cmd_valid(&cmds[i]))
+            return JW_EINVAL;
+    }
+    if (n == 0)
+        return JW_OK;
+    kv_conn *kc;
+    int code = conn_get(&kc);
+    if (code != JW_OK)
+        return code;
+    redisReply *sraw[64];
+    redisReply **raw = n <= 64 ? sraw : calloc(n, sizeof(*raw));
+    if (!raw)
+        return JW_ENOMEM;
+    size_t appended = 0, got = 0, nretry = 0;
+    for (; appended < n; appended++) {
+        code = append_cmd(kc, &cmds[appended], 0);
+        if (code != JW_OK)
+            break;
+    }
+    /* Even after a failed append, read what was queued: the connection's
+     * stream must stay in step (or be dropped). */
+    for (; got < appended; got++) {
+        int rc = JW_OK;
+        raw[got] = get_reply(kc, &rc);
+        if (!raw[got]) {
+            code = rc;
+            break;
+        }
+        if (cmds[got].script && is_noscript(raw[got]))
+            nretry++;
+    }
+    if (code == JW_OK && nretry) {
+        /* Redis lost its script cache while we were connected (SCRIPT
+         * FLUSH): EVAL those commands now, in their order. */
+        for (int i = 0; i < KV_SCRIPT_CACHE; i++)
+            kc->scripts[i].loaded = 0;
+        size_t sent = 0;
+        for (size_t i = 0; i < n && code == JW_OK; i++) {
+            if (cmds[i].script && is_noscript(raw[i])) {
+                code = append_cmd(kc, &cmds[i], 1);
+                if (code == JW_OK)
+                    sent++;
+            }
+        }
+        for (size_t i = 0; i < n && sent && kc->c; i++) {
+            if (!(cmds[i].script && is_noscript(raw[i])))
+                continue;
+            int rc = JW_OK;
+            redisReply *r = get_reply(kc, &rc);
+            if (!r) {
+                code = rc;
+                break;
+            }
+            freeReplyObject(raw[i]);
+            raw[i] = r;
+            sent--;
+        }
+        if (code != JW_OK && kc->c)
+            drop(kc, code); /* replies left unread: out of step */
+    }
+    for (size_t i = 0; i < got && code == JW_OK; i++) {
+        replies[i] = reply_copy(raw[i]);
+        if (!replies[i])
+            code = JW_ENOMEM;
+    }
+    for (size_t i = 0; i < got; i++)
+        freeReplyObject(raw[i]);
+    if (raw != sraw)
+        free(raw);
+    if (code != JW_OK) {
+        for (size_t i = 0; i < n; i++) {
+            kv_reply_free(replies[i]);
+            replies[i] = NULL;
+        }
+    }
+    return code;
 }

@@ -74,6 +74,15 @@ void rds_ping(rds *r, rds_cb cb, void *ud);
  * on NOSCRIPT. Replies are deep-copied into jw_kv_reply trees the caller
  * frees with kv_reply_free.
  *
+ * kv_pipeline (ABI 1.1) writes n commands at once (redisAppendCommandArgv)
+ * and then reads the n replies (redisGetReply): one round trip. A script
+ * not yet run on this connection goes as EVAL (which also caches it in
+ * Redis), later ones as EVALSHA; a NOSCRIPT reply (Redis's cache flushed
+ * under a live connection) is answered by re-sending that command as EVAL
+ * after the others, the one case where a script runs out of order. Any
+ * transport failure drops the connection and returns every reply NULL: the
+ * caller cannot know which commands ran, exactly as with a lost reply.
+ *
  * Threads: any thread except the loop; kv_setup() once at start (main
  * thread) with the config's redis section, kv_thread_cleanup() at the exit
  * of every thread that used kv (the worker pool calls it).
@@ -90,6 +99,7 @@ int kv_del(const char *key);
 int kv_incr(const char *key, int64_t by, int64_t *result);
 int kv_eval(const char *script, size_t nkeys, const char *const *keys, size_t nargs,
             const char *const *args, jw_kv_reply **reply);
+int kv_pipeline(const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies);
 void kv_reply_free(jw_kv_reply *reply);
 
 #endif /* JW_CORE_REDIS_H */

@@ -104,6 +104,7 @@ rt_job_bind(rt_consumer *c, rt_job *j, natsMsg *m, rt_gen *g, const cfg_consumer
     j->inst = inst;
     j->msg = m;
     j->t_recv_ns = now_ns;
+    atomic_init(&j->holds, 1); /* the handler's own, dropped when it returns */
 }
 
 void
@@ -414,7 +415,7 @@ fetcher_main(void *arg)
         if (to_claim_h)
             mpsc_push_list(&r->claim_q, &to_claim_h->node, &to_claim_t->node);
         if (to_run_h)
-            pool_submit(r->pool, &c->q, to_run_h, to_run_t, nrun);
+            settle_submit_run(c, inst, to_run_h, to_run_t, nrun);
     }
     fetcher_send_acks(c, 0);
     atomic_store(&c->exited, 1);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pubasync_int.h"
 #include "redis/redis.h"
 #include "base/base.h"
 #include "obs/obs.h"
@@ -102,13 +103,12 @@ request_timeout(const jw_msg *cause)
     return 5000;
 }
 
-static int
-host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
-             size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
+/* The message a plugin publishes: headers, Nats-Msg-Id (given, or derived
+ * from the cause's id and the subject) and the trace context. */
+static natsStatus
+build_pub_msg(const jw_msg *cause, const char *subject, const void *data, size_t len,
+              const char *msg_id, const jw_header *headers, size_t nheaders, natsMsg **out)
 {
-    rt_host *r = rt_get();
-    if (!subject || !*subject)
-        return JW_EINVAL;
     natsMsg *nm = NULL;
     natsStatus s = natsMsg_Create(&nm, subject, NULL, data, (int)len);
     for (size_t i = 0; s == NATS_OK && i < nheaders; i++)
@@ -123,6 +123,50 @@ host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const 
         s = natsMsgHeader_Set(nm, "Nats-Msg-Id", msg_id);
     if (s == NATS_OK)
         s = add_trace(nm, cause);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(nm);
+        nm = NULL;
+    }
+    *out = nm;
+    return s;
+}
+
+static void
+log_publish_failure(jw_instance *inst, const jw_msg *cause, const char *what, const char *subject,
+                    natsStatus s, int jerr)
+{
+    log_ctx lc = {.plugin = inst ? inst->name : NULL, .error = natsStatus_GetText(s)};
+    if (cause) {
+        lc.consumer = cause->consumer;
+        lc.stream = cause->stream;
+        lc.seq = cause->stream_seq;
+        lc.message_id = cause->message_id;
+        lc.trace_id = cause->trace_id;
+        lc.span_id = cause->span_id;
+    }
+    jw_log(JW_LOG_WARN, &lc, "%s to %s failed (jerr %d)", what, subject, jerr);
+}
+
+static void
+count_publish(const jw_msg *cause, natsStatus s)
+{
+    stats_consumer *st = cause_stats(cause);
+    if (st) {
+        atomic_fetch_add_explicit(&st->publishes, 1, memory_order_relaxed);
+        if (s != NATS_OK)
+            atomic_fetch_add_explicit(&st->publish_errors, 1, memory_order_relaxed);
+    }
+}
+
+static int
+host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
+             size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
+{
+    rt_host *r = rt_get();
+    if (!subject || !*subject)
+        return JW_EINVAL;
+    natsMsg *nm = NULL;
+    natsStatus s = build_pub_msg(cause, subject, data, len, msg_id, headers, nheaders, &nm);
     jsPubAck *pa = NULL;
     jsErrCode jerr = 0;
     if (s == NATS_OK) {
@@ -133,24 +177,65 @@ host_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const 
     }
     jsPubAck_Destroy(pa);
     natsMsg_Destroy(nm);
-    stats_consumer *st = cause_stats(cause);
-    if (st) {
-        atomic_fetch_add_explicit(&st->publishes, 1, memory_order_relaxed);
-        if (s != NATS_OK)
-            atomic_fetch_add_explicit(&st->publish_errors, 1, memory_order_relaxed);
-    }
+    count_publish(cause, s);
+    if (s != NATS_OK)
+        log_publish_failure(inst, cause, "publish", subject, s, (int)jerr);
+    return status_to_jw(s);
+}
+
+/*
+ * ABI 1.1: hand the message to cnats and return; the PubAck (or its
+ * failure, or its timeout after the publish timeout) comes to pubasync's
+ * handler, which settles the cause once it has all of them.
+ */
+static int
+host_publish_async(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
+                   size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
+{
+    rt_host *r = rt_get();
+    rt_job *j = view_job(cause);
+    if (!subject || !*subject || !j || (j->kind != RT_JOB_MESSAGE && j->kind != RT_JOB_REQUEST) ||
+        !atomic_load_explicit(&j->in_handler, memory_order_relaxed))
+        return JW_EINVAL;
+    natsMsg *nm = NULL;
+    natsStatus s = build_pub_msg(cause, subject, data, len, msg_id, headers, nheaders, &nm);
+    if (s == NATS_OK)
+        s = pubasync_publish(r, j, &nm, request_timeout(cause));
+    natsMsg_Destroy(nm); /* NULL once cnats owns it */
+    count_publish(cause, s);
     if (s != NATS_OK) {
-        log_ctx lc = {.plugin = inst ? inst->name : NULL, .error = natsStatus_GetText(s)};
-        if (cause) {
-            lc.consumer = cause->consumer;
-            lc.stream = cause->stream;
-            lc.seq = cause->stream_seq;
-            lc.message_id = cause->message_id;
-            lc.trace_id = cause->trace_id;
-            lc.span_id = cause->span_id;
-        }
-        jw_log(JW_LOG_WARN, &lc, "publish to %s failed (jerr %d)", subject, (int)jerr);
+        log_publish_failure(inst, cause, "asynchronous publish", subject, s, 0);
+        /* Stalled behind PUBASYNC_MAX_PENDING outstanding publishes for
+         * the whole publish timeout. */
+        return s == NATS_TIMEOUT ? JW_ETIMEDOUT : status_to_jw(s);
     }
+    return JW_OK;
+}
+
+int
+host_api_send_reply(const rt_job *j, const void *data, size_t len, int unavailable)
+{
+    const char *reply = natsMsg_GetReply(j->msg);
+    if (!reply || !*reply)
+        return JW_EINVAL;
+    static const char err_body[] = "{\"error\":\"a publish this reply depends on failed\"}";
+    if (unavailable) {
+        data = err_body;
+        len = sizeof(err_body) - 1;
+    }
+    jw_msg v = {.struct_size = sizeof(v),
+                .trace_id = j->trace_id,
+                .span_id = j->span_id,
+                .host_private = (void *)j};
+    natsMsg *nm = NULL;
+    natsStatus s = natsMsg_Create(&nm, reply, NULL, data, (int)len);
+    if (s == NATS_OK && unavailable)
+        s = natsMsgHeader_Set(nm, "Jetway-Status", "503");
+    if (s == NATS_OK)
+        s = add_trace(nm, &v);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(rt_get()->nc, nm);
+    natsMsg_Destroy(nm);
     return status_to_jw(s);
 }
 
@@ -160,6 +245,21 @@ host_respond(jw_instance *inst, const jw_msg *req, const void *data, size_t len)
     (void)inst;
     if (!req || !req->reply)
         return JW_EINVAL;
+    rt_job *j = view_job(req);
+    if (j && j->kind == RT_JOB_REQUEST && atomic_load(&j->npubs) > 0) {
+        /* Held until the PubAcks of its publish_async calls are in
+         * (service_request_done sends it, or a 503 if one failed). */
+        void *copy = malloc(len ? len : 1);
+        if (!copy)
+            return JW_ENOMEM;
+        if (len)
+            memcpy(copy, data, len);
+        free(j->held_reply);
+        j->held_reply = copy;
+        j->held_len = len;
+        j->has_held_reply = 1;
+        return JW_OK;
+    }
     natsMsg *nm = NULL;
     natsStatus s = natsMsg_Create(&nm, req->reply, NULL, data, (int)len);
     if (s == NATS_OK)
@@ -258,6 +358,13 @@ host_kv_eval(jw_instance *inst, const char *script, size_t nkeys, const char *co
     return kv_eval(script, nkeys, keys, nargs, args, reply);
 }
 
+static int
+host_kv_pipeline(jw_instance *inst, const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies)
+{
+    (void)inst;
+    return kv_pipeline(cmds, n, replies);
+}
+
 static void
 host_free(void *p)
 {
@@ -323,4 +430,6 @@ host_api_init(jw_host *h)
     h->free = host_free;
     h->counter_register = host_counter_register;
     h->counter_add = host_counter_add;
+    h->publish_async = host_publish_async;
+    h->kv_pipeline = host_kv_pipeline;
 }

@@ -95,6 +95,24 @@ typedef struct rt_job {
     uint64_t t_recv_ns;
     void (*task)(void *arg); /* RT_JOB_TASK */
     void *task_arg;
+    /*
+     * Asynchronous publishes (jw_host.publish_async, see pubasync_int.h).
+     * holds: 1 from dispatch until the handler has returned, plus one per
+     * publish_async whose PubAck (or failure, or timeout) has not come; the
+     * thread that drops it to 0 settles the job (the worker, or the cnats
+     * PubAck thread through done_q). pub_failed: one of them failed.
+     * in_handler: publish_async is accepted only while the handler runs.
+     * npubs: publish_async calls made for the job. held_reply: a request's
+     * respond() after a publish_async, sent when holds reaches 0.
+     */
+    atomic_int holds;
+    atomic_int pub_failed;
+    atomic_int in_handler;
+    atomic_int npubs;
+    void *held_reply; /* malloc'ed, REQUEST jobs */
+    size_t held_len;
+    int has_held_reply;
+    struct rt_job *batch_next; /* the other jobs of one handle_batch call */
     char id[MSGID_MAX * 2 + 2];
     char key[MSGID_MAX * 2 + 320];
     char token[33];
@@ -103,6 +121,9 @@ typedef struct rt_job {
     char parent_span_id[17];
     char reason[JW_REASON_MAX];
 } rt_job;
+
+/* The host a message or request job belongs to. */
+static inline rt_host *rt_job_host(const rt_job *j);
 
 /*
  * A durable pull consumer being served. Lives from its first appearance in
@@ -162,6 +183,7 @@ struct rt_host {
     char *pid_file;
     natsConnection *nc;
     jsCtx *js;
+    jsCtx *js_async; /* publish_async's context: its PubAck handler is ours */
     struct rds *rds;
     pool *pool;
     rt_gen *cur; /* loop: current generation */
@@ -191,10 +213,17 @@ struct rt_host {
     rt_job *run_head, *run_tail;
     rt_consumer *run_c;
     int run_n;
+    int run_batch; /* the gathered jobs are one handle_batch item */
     uv_check_t run_check;
     rt_job *commit_retry;     /* loop: commits that failed on Redis, re-sent on reconnect */
     uint64_t commit_retry_ms; /* loop: when they were last re-sent */
     int64_t grace_deadline_ms;
 };
+
+static inline rt_host *
+rt_job_host(const rt_job *j)
+{
+    return j->kind == RT_JOB_REQUEST ? j->svc->r : j->c->r;
+}
 
 #endif /* JW_RT_H */

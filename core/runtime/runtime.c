@@ -16,6 +16,7 @@
 #include "consumer_int.h"
 #include "gen_int.h"
 #include "host_api_int.h"
+#include "pubasync_int.h"
 #include "redis/redis.h"
 #include "nats/nats.h"
 #include "rt_obs_int.h"
@@ -411,6 +412,7 @@ teardown(rt_host *r, int abandon_workers)
         log_info("exiting without waiting for running handlers");
         for (rt_consumer *c = r->consumers; c; c = c->next)
             consumer_stop(c);
+        pubasync_close(r);
         natsconn_close(r->nc, r->js);
         return;
     }
@@ -433,6 +435,7 @@ teardown(rt_host *r, int abandon_workers)
         rt_gen_unref(r, r->cur, 1); /* last reference: fini on this thread */
         r->cur = NULL;
     }
+    pubasync_close(r);
     natsconn_close(r->nc, r->js);
     r->nc = NULL;
     r->js = NULL;
@@ -467,6 +470,8 @@ rt_main(const rt_options *opts)
     int rc = 1;
     if (connect_nats(r, cfg) != 0)
         goto fail_cfg;
+    if (pubasync_init(r, cfg->nats.request_timeout_ms) != 0)
+        goto fail_nats;
     kv_setup(cfg->has_redis ? &cfg->redis : NULL);
     char err[1024];
     if (provision_apply(r->js, cfg, 0, err, sizeof(err)) != 0) {
@@ -543,6 +548,7 @@ rt_main(const rt_options *opts)
 fail_pool:
     pool_stop(r->pool);
 fail_nats:
+    pubasync_close(r);
     natsconn_close(r->nc, r->js);
     kv_teardown();
 fail_cfg:

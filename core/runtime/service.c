@@ -9,6 +9,8 @@
 
 #include "base/base.h"
 #include "gen_int.h"
+#include "host_api_int.h"
+#include "pubasync_int.h"
 #include "settle_int.h"
 #include "span_int.h"
 
@@ -36,9 +38,34 @@ service_run(pool_queue *q, pool_item *item)
         v.host_private = j;
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
         uint64_t t0 = clock_mono_ns();
+        atomic_store_explicit(&j->in_handler, 1, memory_order_relaxed);
         j->inst->mod->desc->handle(j->inst->ctx, &v, &res);
+        atomic_store_explicit(&j->in_handler, 0, memory_order_relaxed);
         span_finish(j, t0, (int)res.verdict);
     }
+    /* With publish_async calls still unanswered, the last PubAck finishes
+     * the request (through the loop). */
+    if (pubasync_release(j))
+        service_request_done(j);
+}
+
+void
+service_request_done(rt_job *j)
+{
+    rt_service *s = j->svc;
+    if (j->has_held_reply) {
+        int failed = atomic_load(&j->pub_failed);
+        if (failed) {
+            log_ctx lc = {.consumer = s->name,
+                          .plugin = j->inst ? j->inst->name : NULL,
+                          .trace_id = j->trace_id,
+                          .span_id = j->span_id};
+            jw_log(JW_LOG_WARN, &lc,
+                   "a publish the reply depends on failed: answering Jetway-Status 503");
+        }
+        host_api_send_reply(j, j->held_reply, j->held_len, failed);
+    }
+    free(j->held_reply);
     natsMsg_Destroy(j->msg);
     rt_gen_unref(s->r, j->g, 1);
     free(j);
@@ -59,6 +86,7 @@ service_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
     }
     j->kind = RT_JOB_REQUEST;
     j->svc = s;
+    atomic_init(&j->holds, 1);
     j->msg = msg;
     j->t_recv_ns = clock_mono_ns();
     pthread_mutex_lock(&s->mu);

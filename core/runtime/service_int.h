@@ -17,5 +17,8 @@ void service_update(rt_service *s, rt_gen *g, const cfg_service_ep *ep);
 void service_stop(rt_service *s);
 int service_drained(rt_service *s);
 void service_free(rt_service *s);
+/* A request whose handler returned and whose publish_async calls are all
+ * answered: send its held reply (or the 503) and free it. Worker or loop. */
+void service_request_done(rt_job *j);
 
 #endif /* JW_SERVICE_H */

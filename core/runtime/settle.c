@@ -10,6 +10,8 @@
 
 #include "base/base.h"
 #include "consumer_int.h"
+#include "pubasync_int.h"
+#include "service_int.h"
 #include "dlq/dlq.h"
 #include "redis/redis.h"
 #include "span_int.h"
@@ -232,70 +234,119 @@ claim_check(rt_job *j)
     return 0;
 }
 
+static void
+observe_age(rt_job *j)
+{
+    if (j->meta.timestamp_ns > 0) {
+        int64_t age = clock_real_ns() - j->meta.timestamp_ns;
+        stats_hist_observe_us(&j->c->st->age_seconds, age > 0 ? (uint64_t)age / 1000 : 0);
+    }
+}
+
+/* Worker thread, before any handler: 1 when j goes to its handler; 0 when
+ * it is decided without (dead letter, or claim_check's outcome). */
+static int
+pre_handle(rt_job *j)
+{
+    observe_age(j);
+    if (j->dead_reason) {
+        dead_letter(j, j->dead_reason);
+        return 0;
+    }
+    return claim_check(j);
+}
+
+/* Worker thread: turn the handler's result into the job's settlement (a
+ * dead letter is published here). */
+static void
+apply_verdict(rt_job *j, jw_result *res)
+{
+    res->reason[sizeof(res->reason) - 1] = '\0';
+    uint64_t dl = j->meta.delivered;
+    int last = j->cc->max_deliver > 0 && dl >= (uint64_t)j->cc->max_deliver;
+    switch (res->verdict) {
+    case JW_ACK:
+        j->settle = SETTLE_ACK;
+        break;
+    case JW_RETRY:
+        if (last) {
+            snprintf(j->reason, sizeof(j->reason),
+                     "retries exhausted after %llu deliveries: %.180s", (unsigned long long)dl,
+                     res->reason[0] ? res->reason : "handler asked to retry");
+            dead_letter(j, j->reason);
+        } else {
+            settle_nak(j, res->delay_ms >= 0 ? res->delay_ms : settle_backoff_ms(j->cc, dl));
+            log_ctx lc;
+            rt_job_log_ctx(j, &lc);
+            lc.error = res->reason[0] ? res->reason : NULL;
+            jw_log(JW_LOG_INFO, &lc, "handler asked to retry in %lld ms (delivery %llu)",
+                   (long long)j->delay_ms, (unsigned long long)dl);
+        }
+        break;
+    case JW_REJECT:
+    default:
+        j->rejected = res->verdict == JW_REJECT;
+        snprintf(j->reason, sizeof(j->reason), "%s",
+                 res->verdict == JW_REJECT ? (res->reason[0] ? res->reason : "rejected by handler")
+                                           : "handler returned an invalid verdict");
+        dead_letter(j, j->reason);
+        break;
+    }
+}
+
 /* Worker thread: call the handler (or dead-letter) and decide. */
 static void
 run_message(rt_job *j)
 {
-    stats_consumer *st = j->c->st;
     uint64_t t0 = clock_mono_ns();
-    if (j->meta.timestamp_ns > 0) {
-        int64_t age = clock_real_ns() - j->meta.timestamp_ns;
-        stats_hist_observe_us(&st->age_seconds, age > 0 ? (uint64_t)age / 1000 : 0);
-    }
     int verdict = -1;
-    if (j->dead_reason) {
-        dead_letter(j, j->dead_reason);
-    } else if (claim_check(j)) {
+    if (pre_handle(j)) {
         jw_msg v;
         build_view(j, &v);
         jw_result res = {.verdict = JW_ACK, .delay_ms = -1};
         res.reason[0] = '\0';
+        atomic_store_explicit(&j->in_handler, 1, memory_order_relaxed);
         j->inst->mod->desc->handle(j->inst->ctx, &v, &res);
-        res.reason[sizeof(res.reason) - 1] = '\0';
+        atomic_store_explicit(&j->in_handler, 0, memory_order_relaxed);
         verdict = (int)res.verdict;
-        stats_hist_observe_us(&st->handler_seconds, (clock_mono_ns() - t0) / 1000);
+        stats_hist_observe_us(&j->c->st->handler_seconds, (clock_mono_ns() - t0) / 1000);
         FAILPOINT("after_handle");
-        uint64_t dl = j->meta.delivered;
-        int last = j->cc->max_deliver > 0 && dl >= (uint64_t)j->cc->max_deliver;
-        switch (res.verdict) {
-        case JW_ACK:
-            j->settle = SETTLE_ACK;
-            break;
-        case JW_RETRY:
-            if (last) {
-                snprintf(j->reason, sizeof(j->reason),
-                         "retries exhausted after %llu deliveries: %.180s", (unsigned long long)dl,
-                         res.reason[0] ? res.reason : "handler asked to retry");
-                dead_letter(j, j->reason);
-            } else {
-                settle_nak(j, res.delay_ms >= 0 ? res.delay_ms : settle_backoff_ms(j->cc, dl));
-                log_ctx lc;
-                rt_job_log_ctx(j, &lc);
-                lc.error = res.reason[0] ? res.reason : NULL;
-                jw_log(JW_LOG_INFO, &lc, "handler asked to retry in %lld ms (delivery %llu)",
-                       (long long)j->delay_ms, (unsigned long long)dl);
-            }
-            break;
-        case JW_REJECT:
-        default:
-            j->rejected = res.verdict == JW_REJECT;
-            snprintf(j->reason, sizeof(j->reason), "%s",
-                     res.verdict == JW_REJECT ? (res.reason[0] ? res.reason : "rejected by handler")
-                                              : "handler returned an invalid verdict");
-            dead_letter(j, j->reason);
-            break;
-        }
+        apply_verdict(j, &res);
     }
     span_finish(j, t0, verdict);
 }
 
 void
-settle_run_job(pool_queue *q, pool_item *item)
+settle_after_pubs(rt_job *j)
 {
-    (void)q;
-    rt_job *j = JOB_OF(item, item);
-    rt_job_parse(j);
-    run_message(j);
+    if (j->kind != RT_JOB_MESSAGE || !atomic_load_explicit(&j->pub_failed, memory_order_relaxed) ||
+        j->settle != SETTLE_ACK)
+        return;
+    /* Not every publish is durable: never ACK. The redelivery re-runs the
+     * handler, whose publishes carry the same message ids, so the stream's
+     * duplicate window drops the ones that did land. */
+    settle_nak(j, settle_backoff_ms(j->cc, j->meta.delivered));
+    snprintf(j->reason, sizeof(j->reason), "a publish_async got no PubAck");
+    log_ctx lc;
+    rt_job_log_ctx(j, &lc);
+    lc.error = j->reason;
+    jw_log(JW_LOG_INFO, &lc, "retry in %lld ms (delivery %llu): not every publish is durable",
+           (long long)j->delay_ms, (unsigned long long)j->meta.delivered);
+}
+
+void
+settle_pubs_done(rt_job *j)
+{
+    settle_after_pubs(j);
+    mpsc_push(&rt_job_host(j)->done_q, &j->node);
+}
+
+/* Worker: what follows the handler for a job whose publishes are all
+ * answered (holds reached 0 here). */
+static void
+settle_after_handler(rt_job *j)
+{
+    settle_after_pubs(j);
     if (j->claimed) {
         /* Commit or release through the loop, which owns Redis. */
         mpsc_push(&j->c->r->done_q, &j->node);
@@ -307,20 +358,146 @@ settle_run_job(pool_queue *q, pool_item *item)
     rt_job_finish(j);
 }
 
+/*
+ * Worker thread: the jobs chained from head (batch_next) through the
+ * plugin's handle_batch in one call. Each job keeps its own claim check,
+ * verdict, dead letter and publishes; the claimed ones whose publishes are
+ * all answered go to the loop together (one push, one wake-up), where their
+ * commits leave in one round trip. Returns 0 when out of memory (nothing
+ * done: the caller falls back to handle() per message).
+ */
+static int
+run_batch(rt_job *head)
+{
+    size_t n = 0;
+    for (rt_job *j = head; j; j = j->batch_next)
+        n++;
+    size_t each = sizeof(rt_job *) * 2 + sizeof(jw_msg) + sizeof(jw_msg *) + sizeof(jw_result);
+    char *mem = malloc(n * each);
+    if (!mem)
+        return 0;
+    rt_job **all = (rt_job **)mem;
+    rt_job **jobs = all + n;
+    jw_result *results = (jw_result *)(jobs + n);
+    jw_msg *views = (jw_msg *)(results + n);
+    const jw_msg **ptrs = (const jw_msg **)(views + n);
+    size_t k = 0, m = 0;
+    for (rt_job *j = head; j; j = j->batch_next)
+        all[k++] = j;
+    uint64_t t0 = clock_mono_ns();
+    for (k = 0; k < n; k++) {
+        rt_job *j = all[k];
+        j->batch_next = NULL;
+        rt_job_parse(j);
+        if (!pre_handle(j)) {
+            span_finish(j, t0, -1);
+            continue;
+        }
+        jobs[m] = j;
+        build_view(j, &views[m]);
+        ptrs[m] = &views[m];
+        results[m] = (jw_result){.verdict = JW_ACK, .delay_ms = -1};
+        results[m].reason[0] = '\0';
+        atomic_store_explicit(&j->in_handler, 1, memory_order_relaxed);
+        m++;
+    }
+    if (m > 0) {
+        plugin_instance *inst = jobs[0]->inst;
+        uint64_t th = clock_mono_ns();
+        inst->mod->handle_batch(inst->ctx, ptrs, results, m);
+        uint64_t us = (clock_mono_ns() - th) / 1000;
+        stats_consumer *st = jobs[0]->c->st;
+        atomic_fetch_add_explicit(&st->batches, 1, memory_order_relaxed);
+        FAILPOINT("after_batch");
+        for (k = 0; k < m; k++) {
+            atomic_store_explicit(&jobs[k]->in_handler, 0, memory_order_relaxed);
+            stats_hist_observe_us(&st->handler_seconds, us);
+            FAILPOINT("after_handle");
+            apply_verdict(jobs[k], &results[k]);
+            span_finish(jobs[k], t0, (int)results[k].verdict);
+        }
+    }
+    rt_job *dh = NULL, *dt = NULL;
+    rt_host *r = head->c->r;
+    for (k = 0; k < n; k++) {
+        rt_job *j = all[k];
+        if (!pubasync_release(j))
+            continue; /* its last PubAck settles it */
+        settle_after_pubs(j);
+        if (j->claimed) {
+            j->node.next = NULL;
+            if (dt)
+                dt->node.next = &j->node;
+            else
+                dh = j;
+            dt = j;
+            continue;
+        }
+        if (j->settle == SETTLE_ACK && consumer_defer_ack(j))
+            continue;
+        nats_settle(j);
+        rt_job_finish(j);
+    }
+    if (dh)
+        mpsc_push_list(&r->done_q, &dh->node, &dt->node);
+    free(mem);
+    return 1;
+}
+
+void
+settle_run_job(pool_queue *q, pool_item *item)
+{
+    (void)q;
+    rt_job *j = JOB_OF(item, item);
+    if (j->inst->mod->handle_batch && run_batch(j))
+        return;
+    /* handle() per message: also a batch run_batch had no memory for. */
+    while (j) {
+        rt_job *next = j->batch_next;
+        j->batch_next = NULL;
+        rt_job_parse(j);
+        run_message(j);
+        /* Publishes still without their PubAck: the last one settles it. */
+        if (pubasync_release(j))
+            settle_after_handler(j);
+        j = next;
+    }
+}
+
+void
+settle_submit_run(rt_consumer *c, plugin_instance *inst, pool_item *first, pool_item *last, int n)
+{
+    if (n > 1 && inst->mod->handle_batch) {
+        /* One pool item, one wake-up, one handle_batch for the fetch. */
+        for (pool_item *it = first; it != last; it = it->next)
+            JOB_OF(it, item)->batch_next = JOB_OF(it->next, item);
+        JOB_OF(last, item)->batch_next = NULL;
+        first->next = NULL;
+        pool_submit(c->r->pool, &c->q, first, first, 1);
+        return;
+    }
+    pool_submit(c->r->pool, &c->q, first, last, n);
+}
+
 /* Claimed jobs handed to the pool at most this many at a time, so that the
  * workers start on a batch while the rest of its claims are read. */
 #define RUN_GATHER_MAX 16
 
-/* Hand the gathered CLAIMED jobs to the pool. Loop. */
+/* Hand the gathered CLAIMED jobs to the pool: as one handle_batch item
+ * (chained by batch_next) or as run_n items. Loop. */
 static void
 settle_submit_gathered(rt_host *r)
 {
     if (r->run_n == 0)
         return;
-    pool_submit(r->pool, &r->run_c->q, &r->run_head->item, &r->run_tail->item, r->run_n);
+    if (r->run_batch)
+        pool_submit(r->pool, &r->run_c->q, &r->run_head->item, &r->run_head->item, 1);
+    else
+        pool_submit(r->pool, &r->run_c->q, &r->run_head->item, &r->run_tail->item, r->run_n);
     r->run_head = r->run_tail = NULL;
     r->run_c = NULL;
     r->run_n = 0;
+    r->run_batch = 0;
 }
 
 static void
@@ -337,18 +514,28 @@ static void
 run_soon(rt_job *j)
 {
     rt_host *r = j->c->r;
-    if (r->run_n > 0 && r->run_c != j->c)
+    /* A consumer whose handler has handle_batch gathers up to its `batch`
+     * (the claims of one fetch) into one item, and only jobs of one
+     * instance (a reload may swap it between two fetches). */
+    int batch = j->inst->mod->handle_batch != NULL;
+    if (r->run_n > 0 &&
+        (r->run_c != j->c || r->run_batch != batch || (batch && r->run_head->inst != j->inst)))
         settle_submit_gathered(r);
     j->item.next = NULL;
-    if (r->run_tail)
-        r->run_tail->item.next = &j->item;
-    else
+    j->batch_next = NULL;
+    if (!r->run_tail)
         r->run_head = j;
+    else if (batch)
+        r->run_tail->batch_next = j;
+    else
+        r->run_tail->item.next = &j->item;
     r->run_tail = j;
     r->run_c = j->c;
+    r->run_batch = batch;
+    int max = batch ? (j->cc->batch > 0 ? j->cc->batch : 64) : RUN_GATHER_MAX;
     if (r->run_n++ == 0)
         uv_check_start(&r->run_check, on_run_check);
-    else if (r->run_n >= RUN_GATHER_MAX)
+    if (r->run_n >= max)
         settle_submit_gathered(r);
 }
 
@@ -488,6 +675,17 @@ settle_done_drain(mpsc *q, mpsc_node *list)
     while (list) {
         rt_job *j = JOB_OF(list, node);
         list = list->next;
+        if (j->kind == RT_JOB_REQUEST) {
+            /* Its publishes are answered: the held reply goes out. */
+            service_request_done(j);
+            continue;
+        }
+        if (!j->claimed) {
+            /* Settled by its last PubAck, dedup off: nothing to commit. */
+            nats_settle(j);
+            rt_job_finish(j);
+            continue;
+        }
         switch (j->settle) {
         case SETTLE_ACK:
         case SETTLE_DEAD:
@@ -528,9 +726,14 @@ settle_give_back_waiting(rt_host *r, rt_consumer *c)
     int n = 0;
     while (it) {
         pool_item *next = it->next;
-        settle_abandon(JOB_OF(it, item));
+        for (rt_job *j = JOB_OF(it, item); j;) {
+            rt_job *bnext = j->batch_next; /* a handle_batch item's other jobs */
+            j->batch_next = NULL;
+            settle_abandon(j);
+            j = bnext;
+            n++;
+        }
         it = next;
-        n++;
     }
     return n;
 }

@@ -16,6 +16,10 @@
 void settle_claim_drain(mpsc *q, mpsc_node *list);
 void settle_done_drain(mpsc *q, mpsc_node *list);
 void settle_run_job(pool_queue *q, pool_item *item);
+/* Hand the jobs of one fetch (first..last, n) to c's pool queue: as one
+ * handle_batch item when inst has handle_batch, else n items. Fetcher. */
+void settle_submit_run(rt_consumer *c, plugin_instance *inst, pool_item *first, pool_item *last,
+                       int n);
 void settle_trace_extract(rt_job *j);
 void settle_redis_up(rt_host *r);
 /* The loop's handle that hands claimed jobs to the pool: init once the
@@ -34,6 +38,14 @@ void settle_abandon(rt_job *j);
  * Returns how many.
  */
 int settle_give_back_waiting(rt_host *r, rt_consumer *c);
+
+/* A job's publish_async calls are all answered: an ACK verdict with a
+ * failed one becomes a RETRY with backoff. Any thread. */
+void settle_after_pubs(rt_job *j);
+/* The last PubAck of j came on cnats's thread: apply settle_after_pubs and
+ * hand j to the loop (done_q) to be committed/settled or, for a request,
+ * answered. */
+void settle_pubs_done(rt_job *j);
 
 /* The NAK delay for a failed delivery: backoff[deliveries-1], the last value
  * repeating, with +-10% jitter. Pure. */

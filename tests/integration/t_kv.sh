@@ -78,6 +78,17 @@ kvis "eval again" 'OK :42' eval "return 42" 0
     fail "second call should be EVALSHA only: evalsha=$(cmdstat evalsha) eval=$(cmdstat eval)"
 ok "EVALSHA first, EVAL on NOSCRIPT only"
 
+# kv_pipeline (ABI 1.1): one round trip for many commands.
+rcli config resetstat >/dev/null
+out=$("$RC" -p "$REDIS_PORT" kv-pipeline 2>&1) || fail "kv-pipeline: $out"
+echo "$out" | grep '^PASS'
+echo "$out" | grep -q '^FAIL' && fail "kv-pipeline reported failures: $(echo "$out" | grep FAIL)"
+# The script ran as EVAL on its first use on the connection and after the
+# flush (NOSCRIPT answered), as EVALSHA otherwise.
+[ "$(cmdstat eval)" -ge 3 ] && [ "$(cmdstat evalsha)" -ge 3 ] ||
+    fail "kv-pipeline: evalsha=$(cmdstat evalsha) eval=$(cmdstat eval)"
+ok "kv-pipeline: evalsha=$(cmdstat evalsha) eval=$(cmdstat eval)"
+
 out=$("$RC" -p "$REDIS_PORT" kv-threads 8 200 2>&1) || fail "kv-threads: $out"
 echo "$out" | grep '^PASS'
 echo "$out" | grep -q '^FAIL' && fail "kv-threads reported failures"
@@ -122,12 +133,15 @@ check()
 }
 check "long-lived: set" "OK" set ks 1
 check "long-lived: eval" "OK :7" eval return 7
+check "long-lived: pipeline" "OK :20" pipe 20 kp
 stop_redis
 check "Redis down: get fails" "EIO" get ks
+check "Redis down: a pipeline fails whole" "EIO" pipe 5 kp
 check "Redis down: eval fails" "EIO" eval return 7
 restart_redis
 check "after the restart the same thread reconnects" "ENOENT" get ks
 check "and writes" "OK 3" incr ks 3
+check "a pipeline after the restart" "OK :5" pipe 5 kp
 check "eval after the restart (NOSCRIPT on a new server)" "OK :7" eval return 7
 
 rcli client pause 1500 all >/dev/null

@@ -8,7 +8,8 @@
 #                      $FAULT_MAX_ACK_PENDING (256); the arguments go into
 #                      record's config (FAULT_CONSUMER_EXTRA / FAULT_SERVICE_EXTRA /
 #                      FAULT_STREAM_EXTRA add ", key: value" to the consumer /
-#                      service / WORK stream)
+#                      service / WORK stream; FAULT_PLUGIN names another
+#                      build of record.c, e.g. record_batch.so)
 #   fault_pub N [PREFIX]  publish N messages PREFIX1..PREFIXN (id header and JSON
 #                      message_id), append the ids to $T/published; fails
 #                      the test unless every PubAck came back
@@ -35,13 +36,14 @@ fault_config()
         echo "  dir: $T/plugins"
         echo "  instances:"
         echo "    - name: rec"
-        echo "      file: record.so"
+        echo "      file: ${FAULT_PLUGIN:-record.so}"
         echo "      config:"
         echo "        effects_file: \"$T/effects\""
         for kv in "$@"; do echo "        $kv"; done
         echo "streams:"
         echo "  - {name: WORK, subjects: [\"work.>\"], storage: file${FAULT_STREAM_EXTRA:-}}"
         echo "  - {name: DLQ, subjects: [\"dlq.>\"], storage: file}"
+        echo "  - {name: OUT, subjects: [\"out.>\"], storage: file}"
         echo "consumers:"
         echo "  - {name: worker, stream: WORK, handler: rec, concurrency: 4, batch: 64,"
         echo "     max_ack_pending: ${FAULT_MAX_ACK_PENDING:-256}, dead_letter: dlq.worker, ack_wait: 2s, max_deliver: 5,"
@@ -95,15 +97,23 @@ fault_check()
 # fault_failpoint POINT SKIP: 1,000 messages and 20 that record.so rejects,
 # interleaved; jetway runs with JW_FAILPOINT=POINT JW_FAILPOINT_SKIP=SKIP and
 # must die by SIGKILL mid-run; the restart (without the fail point) must
-# leave every invariant true. Prints RESULT fp_POINT ...
+# leave every invariant true. With FAULT_PLUGIN (e.g. record_batch.so) the
+# handler publishes every ACKed message to out.x (publish_async on ABI
+# 1.1) and the stream OUT must end with exactly one event per message
+# despite the re-runs. (Not fenced: a handler that writes the host's done
+# marker itself must not use publish_async, see jetway/plugin.h.) Prints RESULT fp_POINT ...
 fault_failpoint()
 {
     point=$1
     skip=$2
     start_nats
     start_redis
-    plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
-    fault_config "$T/jw.yaml" "sleep: 1ms" "reject_if_contains: please-reject"
+    plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/${FAULT_PLUGIN:-record.so}"
+    if [ -n "${FAULT_PLUGIN:-}" ]; then
+        fault_config "$T/jw.yaml" "sleep: 1ms" "reject_if_contains: please-reject" "publish_to: out.x"
+    else
+        fault_config "$T/jw.yaml" "sleep: 1ms" "reject_if_contains: please-reject"
+    fi
     "$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provision failed"
     : >"$T/dead"
     for i in $(seq 1 10); do
@@ -129,7 +139,17 @@ fault_failpoint()
     jw_wait_running jw2
     wait_for 60 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" -ge 20 ]" ||
         fail "expected 20 dead letters, have $(si DLQ messages)"
+    extra=()
+    if [ -n "${FAULT_PLUGIN:-}" ]; then
+        wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info OUT | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" -ge 1000 ]" ||
+            fail "OUT holds $(si OUT messages) events, want 1000"
+        extra=(--extra "plugin=${FAULT_PLUGIN%.so}")
+    fi
     fault_check "fp_$point" --rerun "$T/rerun" --expect-dead "$T/dead" \
-        --extra "killed_at=$mid" --extra "letters_before_kill=$letters"
+        --extra "killed_at=$mid" --extra "letters_before_kill=$letters" "${extra[@]}"
+    if [ -n "${FAULT_PLUGIN:-}" ]; then
+        [ "$(si OUT messages)" = 1000 ] || fail "OUT holds $(si OUT messages) events, want 1000 (one per message)"
+        note "OUT: 1000 events, one per message, after the re-runs"
+    fi
     jw_stop jw2 || fail "the restarted jetway exited non-zero"
 }

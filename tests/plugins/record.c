@@ -14,6 +14,11 @@
  *   sleep               default 0: duration to sleep in each call
  *   version             default "v1": written to the attempts log and Redis
  *   crash_if_contains   default "": abort() when the payload contains it
+ *   publish_to          default "": publish each message's payload there
+ *                       before its commit (publish_async on a 1.1 host)
+ *
+ * As a request/reply service handler it answers "ok" (or "failed") after
+ * the publish; set commit: false there.
  *   fence               default false: commit only while the host's claim is
  *                       ours, and write the host's done marker in the same
  *                       script (DESIGN.md delivery 9), see below
@@ -49,6 +54,9 @@
 
 /* record_v2.c includes this file with another default version, so a test
  * can swap the file's bytes (not only its config) under a reload. */
+#ifndef RECORD_PLUGIN_NAME
+#define RECORD_PLUGIN_NAME "record"
+#endif
 #ifndef RECORD_DEFAULT_VERSION
 #define RECORD_DEFAULT_VERSION "v1"
 #define RECORD_PLUGIN_VERSION  "1"
@@ -68,6 +76,7 @@ typedef struct rec_ctx {
     char *retry_if;
     char *crash_if;
     char *version;
+    char *publish_to; /* "" = none */
     atomic_ulong calls;
     atomic_int active;     /* handle() calls running now */
     atomic_int max_active; /* the most ever seen at once, written at fini */
@@ -104,6 +113,7 @@ rec_free(rec_ctx *c)
     free(c->retry_if);
     free(c->crash_if);
     free(c->version);
+    free(c->publish_to);
     free(c->maxconc_path);
     free(c);
 }
@@ -149,7 +159,8 @@ rec_init(const jw_host *host, jw_instance *inst, const char *config_json, void *
     c->retry_if = str_opt(cfg, "retry_if_contains");
     c->crash_if = str_opt(cfg, "crash_if_contains");
     c->version = str_opt(cfg, "version");
-    if (!c->reject_if || !c->retry_if || !c->crash_if || !c->version)
+    c->publish_to = str_opt(cfg, "publish_to");
+    if (!c->reject_if || !c->retry_if || !c->crash_if || !c->version || !c->publish_to)
         goto out;
     const cJSON *ef = cJSON_GetObjectItemCaseSensitive(cfg, "effects_file");
     if (!cJSON_IsString(ef) || !*ef->valuestring) {
@@ -222,17 +233,25 @@ commit_effect(rec_ctx *c, const jw_msg *msg, const char *id, jw_result *res)
     return -1;
 }
 
-static void
-rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
+/* The message's id for the effect: its message id, else "seq-<seq>". */
+static const char *
+rec_id(const jw_msg *msg, char idbuf[32])
 {
-    rec_ctx *c = ctx;
+    if (msg->message_id)
+        return msg->message_id;
+    snprintf(idbuf, 32, "seq-%" PRIu64, msg->stream_seq);
+    return idbuf;
+}
+
+/* Everything of handle() before the commit: log the attempt, sleep, crash /
+ * reject / retry / fail_every. 1 when the message goes on to its commit
+ * (verdict still ACK), 0 when res holds its verdict. */
+static int
+rec_prepare(rec_ctx *c, const jw_msg *msg, jw_result *res)
+{
     unsigned long n = atomic_fetch_add(&c->calls, 1) + 1;
     char idbuf[32];
-    const char *id = msg->message_id;
-    if (!id) {
-        snprintf(idbuf, sizeof(idbuf), "seq-%" PRIu64, msg->stream_seq);
-        id = idbuf;
-    }
+    const char *id = rec_id(msg, idbuf);
     char line[1024];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -242,7 +261,7 @@ rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
     if (len > 0 && write(c->fd, line, (size_t)len) != len) {
         res->verdict = JW_RETRY;
         snprintf(res->reason, sizeof(res->reason), "cannot write effects_file");
-        return;
+        return 0;
     }
     if (c->sleep_ms > 0)
         sleep_ms(c->sleep_ms);
@@ -251,23 +270,133 @@ rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
     if (payload_has(msg, c->reject_if)) {
         res->verdict = JW_REJECT;
         snprintf(res->reason, sizeof(res->reason), "payload contains '%.200s'", c->reject_if);
-        return;
+        return 0;
     }
     if (payload_has(msg, c->retry_if)) {
         res->verdict = JW_RETRY;
         snprintf(res->reason, sizeof(res->reason), "payload contains '%.200s'", c->retry_if);
-        return;
+        return 0;
     }
     if (c->fail_every > 0 && n % (unsigned long)c->fail_every == 0) {
         res->verdict = JW_RETRY;
         snprintf(res->reason, sizeof(res->reason), "fail_every %" PRId64 " (call %lu)",
                  c->fail_every, n);
-        return;
+        return 0;
     }
-    if (c->commit && commit_effect(c, msg, id, res) != 0)
-        return;
     res->verdict = JW_ACK;
+    return 1;
 }
+
+/* publish_to: one event per ACKed message, id "<id>:<subject>" (the host
+ * derives it), asynchronous where the host has it (ABI 1.1). */
+static void
+rec_publish(rec_ctx *c, const jw_msg *msg, jw_result *res)
+{
+    if (!*c->publish_to || res->verdict != JW_ACK)
+        return;
+#if JW_ABI_MINOR >= 1
+    int rc =
+        JW_HOST_HAS(c->host, publish_async)
+            ? c->host->publish_async(c->inst, msg, c->publish_to, msg->data, msg->len, NULL, NULL,
+                                     0)
+            : c->host->publish(c->inst, msg, c->publish_to, msg->data, msg->len, NULL, NULL, 0);
+#else /* record10.so: built against the 1.0 header */
+    int rc = c->host->publish(c->inst, msg, c->publish_to, msg->data, msg->len, NULL, NULL, 0);
+#endif
+    if (rc != JW_OK) {
+        res->verdict = JW_RETRY;
+        snprintf(res->reason, sizeof(res->reason), "publish to %.200s failed: %d", c->publish_to,
+                 rc);
+    }
+}
+
+static void
+rec_handle(void *ctx, const jw_msg *msg, jw_result *res)
+{
+    rec_ctx *c = ctx;
+    char idbuf[32];
+    if (!rec_prepare(c, msg, res))
+        return;
+    rec_publish(c, msg, res);
+    if (res->verdict == JW_ACK && c->commit)
+        commit_effect(c, msg, rec_id(msg, idbuf), res);
+    if (msg->reply) {
+        /* A request: answer after the publish (on a 1.1 host the reply is
+         * held until its PubAck is in). */
+        char out[64];
+        int n = snprintf(out, sizeof(out), "%s", res->verdict == JW_ACK ? "ok" : "failed");
+        c->host->respond(c->inst, msg, out, (size_t)n);
+    }
+}
+
+#ifdef RECORD_BATCH
+/* The commits of a batch in one kv_pipeline round trip; a message whose
+ * reply is missing or an error RETRYs, as commit_effect() would. */
+static void
+rec_commit_batch(rec_ctx *c, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    enum { MAXB = 512 };
+    jw_kv_cmd cmds[MAXB];
+    jw_kv_reply *replies[MAXB];
+    size_t idx[MAXB], m = 0;
+    char keys[MAXB][3][160];
+    const char *kp[MAXB][4];
+    const char *ap[MAXB][3];
+    char ids[MAXB][32];
+    for (size_t i = 0; i < n && m < MAXB; i++) {
+        if (results[i].verdict != JW_ACK)
+            continue;
+        const jw_msg *msg = msgs[i];
+        const char *consumer = msg->consumer ? msg->consumer : "none";
+        snprintf(keys[m][0], sizeof(keys[m][0]), "jwtest:committed:%s", consumer);
+        snprintf(keys[m][1], sizeof(keys[m][1]), "jwtest:version:%s", consumer);
+        snprintf(keys[m][2], sizeof(keys[m][2]), "jwtest:dupcommit:%s", consumer);
+        kp[m][0] = keys[m][0];
+        kp[m][1] = keys[m][1];
+        kp[m][2] = keys[m][2];
+        kp[m][3] = msg->dedup_key;
+        ap[m][0] = rec_id(msg, ids[m]);
+        ap[m][1] = c->version;
+        ap[m][2] = msg->claim_token;
+        int fenced = c->fence && msg->dedup_key && msg->claim_token;
+        cmds[m] = (jw_kv_cmd){.script = fenced ? fenced_script : commit_script,
+                              .nkeys = fenced ? 4 : 3,
+                              .keys = kp[m],
+                              .nargs = fenced ? 3 : 2,
+                              .args = ap[m]};
+        idx[m++] = i;
+    }
+    if (m == 0)
+        return;
+    int rc = c->host->kv_pipeline(c->inst, cmds, m, replies);
+    for (size_t k = 0; k < m; k++) {
+        jw_result *res = &results[idx[k]];
+        jw_kv_reply *r = rc == JW_OK ? replies[k] : NULL;
+        if (r && r->type == JW_KV_INT) {
+            if (r->integer == 0)
+                c->host->log(c->inst, msgs[idx[k]], JW_LOG_WARN, "record: duplicate commit of %s",
+                             ap[k][0]);
+        } else {
+            res->verdict = JW_RETRY;
+            snprintf(res->reason, sizeof(res->reason), "commit failed: %s",
+                     r && r->type == JW_KV_ERROR && r->str ? r->str : "redis unavailable");
+        }
+        if (r)
+            c->host->kv_reply_free(r);
+    }
+}
+
+static void
+rec_handle_batch_body(rec_ctx *c, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rec_prepare(c, msgs[i], &results[i]))
+            rec_publish(c, msgs[i], &results[i]);
+    }
+    if (c->commit)
+        rec_commit_batch(c, msgs, results, n);
+}
+#endif
 
 /* Count concurrent calls so tests can check the consumer's limit. */
 static void
@@ -308,13 +437,45 @@ static const jw_option rec_options[] = {
     {"version", JW_OPT_STRING, RECORD_DEFAULT_VERSION, 0, "recorded with every attempt and commit"},
     {"crash_if_contains", JW_OPT_STRING, "", 0, "abort() on payloads containing this"},
     {"fence", JW_OPT_BOOL, "false", 0, "commit only under our claim, with the done marker"},
+    {"publish_to", JW_OPT_STRING, "", 0, "publish each ACKed payload here (async on ABI 1.1)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
+#ifdef RECORD_BATCH
+/* ABI 1.1: the messages of one fetch in one call (record_batch.c). Each
+ * batch is logged as "batch <n> <unix_ms>" before its attempts, so a test
+ * sees that batches of more than one message were really handed over. */
+static void
+rec_handle_batch(void *ctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    rec_ctx *c = ctx;
+    char line[64];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int len = snprintf(line, sizeof(line), "batch %zu %lld\n", n,
+                       (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    if (len > 0 && write(c->fd, line, (size_t)len) != len) {
+        for (size_t i = 0; i < n; i++) {
+            results[i].verdict = JW_RETRY;
+            snprintf(results[i].reason, sizeof(results[i].reason), "cannot write effects_file");
+        }
+        return;
+    }
+    rec_handle_batch_body(c, msgs, results, n);
+}
+#endif
+
 static const jw_plugin rec_desc = {
-    JW_PLUGIN_STAMP,        .name = "record", .version = RECORD_PLUGIN_VERSION,
-    .options = rec_options, .init = rec_init, .handle = rec_handle_counted,
+    JW_PLUGIN_STAMP,
+    .name = RECORD_PLUGIN_NAME,
+    .version = RECORD_PLUGIN_VERSION,
+    .options = rec_options,
+    .init = rec_init,
+    .handle = rec_handle_counted,
     .fini = rec_fini,
+#ifdef RECORD_BATCH
+    .handle_batch = rec_handle_batch,
+#endif
 };
 
 JW_PLUGIN_DEFINE(rec_desc)

@@ -4,7 +4,8 @@
  *   nats_req URL SUBJECT DATA [TIMEOUT_MS]
  *
  * DATA is sent byte for byte (it may be anything, e.g. invalid JSON); the
- * reply's payload is printed with a newline. Exit 0 with a reply, 1 on a
+ * reply's payload is printed with a newline, after a line
+ * "Jetway-Status: N" when the reply carries that header. Exit 0 with a reply, 1 on a
  * timeout, no responders or a connection error (message on stderr).
  */
 #include <nats/nats.h>
@@ -31,6 +32,9 @@ main(int argc, char **argv)
     if (s == NATS_OK)
         s = natsConnection_Request(&reply, nc, argv[2], argv[3], (int)strlen(argv[3]), timeout);
     if (s == NATS_OK) {
+        const char *st = NULL;
+        if (natsMsgHeader_Get(reply, "Jetway-Status", &st) == NATS_OK && st)
+            printf("Jetway-Status: %s\n", st);
         fwrite(natsMsg_GetData(reply), 1, (size_t)natsMsg_GetDataLength(reply), stdout);
         printf("\n");
         rc = 0;

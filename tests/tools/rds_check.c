@@ -22,6 +22,12 @@
  *                    get TAG KEY | set TAG KEY VAL | incr TAG KEY BY |
  *                    eval TAG SCRIPT...; prints "K TAG CODE [value]".
  *   kv-nocfg         kv_setup(NULL): every call must say ENOTSUP.
+ *   kv-pipeline      kv_pipeline checks (order, mixed commands and scripts,
+ *                    error replies, long pipelines and argument lists,
+ *                    invalid input, NOSCRIPT after a SCRIPT FLUSH on the
+ *                    live connection); prints PASS/FAIL lines.
+ * kv-serve also takes "pipe TAG N KEY": one pipeline of N INCR KEY,
+ * printing "K TAG CODE [:last]".
  *
  * serve commands: claim TAG KEY TOKEN LEASE | commit TAG KEY TOKEN TTL MARK |
  *   release TAG KEY TOKEN | extend TAG KEY TOKEN LEASE | ping TAG |
@@ -557,6 +563,8 @@ kv_one(const char *prefix, int argc, char **argv)
     return rc;
 }
 
+static void kv_pipe_incr(int n, const char *key);
+
 static int
 mode_kv_serve(void)
 {
@@ -586,6 +594,18 @@ mode_kv_serve(void)
         char prefix[96];
         snprintf(prefix, sizeof(prefix), "K %s ", tag);
         argv[argc++] = op;
+        if (!strcmp(op, "pipe")) {
+            char *ns = strtok_r(NULL, " ", &save);
+            char *key = ns ? strtok_r(NULL, " ", &save) : NULL;
+            printf("%s", prefix);
+            if (!key) {
+                printf("EINVAL\n");
+                fflush(stdout);
+                continue;
+            }
+            kv_pipe_incr(atoi(ns), key);
+            continue;
+        }
         if (!strcmp(op, "eval")) {
             argv[argc++] = save; /* the rest of the line is the script */
             argv[argc++] = (char *)"0";
@@ -600,6 +620,173 @@ mode_kv_serve(void)
         fclose(in);
     kv_teardown();
     return 0;
+}
+
+/* One pipeline of n INCR key; prints "CODE [:last]". */
+static void
+kv_pipe_incr(int n, const char *key)
+{
+    if (n <= 0 || n > 10000) {
+        printf("EINVAL\n");
+        fflush(stdout);
+        return;
+    }
+    jw_kv_cmd *cmds = calloc((size_t)n, sizeof(*cmds));
+    jw_kv_reply **reps = calloc((size_t)n, sizeof(*reps));
+    const char *args[2] = {"INCR", key};
+    for (int i = 0; i < n; i++)
+        cmds[i] = (jw_kv_cmd){.nargs = 2, .args = args};
+    int rc = kv_pipeline(cmds, (size_t)n, reps);
+    printf("%s", code_name(rc));
+    if (rc == JW_OK) {
+        printf(" ");
+        print_reply(reps[n - 1]);
+    }
+    printf("\n");
+    fflush(stdout);
+    for (int i = 0; i < n; i++)
+        kv_reply_free(reps[i]);
+    free(cmds);
+    free(reps);
+}
+
+/* ---- kv-pipeline ---- */
+
+static int kvp_failures;
+
+#define KVP_CHECK(cond, ...)              \
+    do {                                  \
+        if (cond) {                       \
+            printf("PASS: " __VA_ARGS__); \
+        } else {                          \
+            printf("FAIL: " __VA_ARGS__); \
+            kvp_failures++;               \
+        }                                 \
+        printf("\n");                     \
+    } while (0)
+
+static int
+is_int(const jw_kv_reply *r, long long v)
+{
+    return r && r->type == JW_KV_INT && r->integer == v;
+}
+
+static int
+is_str(const jw_kv_reply *r, const char *v)
+{
+    return r && r->type == JW_KV_STRING && strcmp(r->str, v) == 0;
+}
+
+static void
+free_all(jw_kv_reply **reps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kv_reply_free(reps[i]);
+        reps[i] = NULL;
+    }
+}
+
+static int
+mode_kv_pipeline(void)
+{
+    kv_setup(&cfg);
+    static const char incr_by[] = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+    static const char count_args[] = "return #KEYS * 1000 + #ARGV";
+    jw_kv_reply *reps[300] = {0};
+
+    /* Mixed: plain commands and scripts in order, an error reply in the
+     * middle changes nothing around it. */
+    const char *del[] = {"DEL", "p:a", "p:s", "p:n"};
+    const char *set[] = {"SET", "p:a", "5"};
+    const char *ka[] = {"p:a"};
+    const char *a3[] = {"3"};
+    const char *get[] = {"GET", "p:a"};
+    const char *setstr[] = {"SET", "p:s", "text"};
+    const char *incr_s[] = {"INCR", "p:s"};
+    const char *ks[] = {"p:a"};
+    const char *a10[] = {"10"};
+    jw_kv_cmd mixed[] = {
+        {.nargs = 4, .args = del},
+        {.nargs = 3, .args = set},
+        {.script = incr_by, .nkeys = 1, .keys = ka, .nargs = 1, .args = a3},
+        {.nargs = 2, .args = get},
+        {.nargs = 3, .args = setstr},
+        {.nargs = 2, .args = incr_s},
+        {.script = incr_by, .nkeys = 1, .keys = ks, .nargs = 1, .args = a10},
+    };
+    int rc = kv_pipeline(mixed, 7, reps);
+    KVP_CHECK(rc == JW_OK && reps[0] && reps[0]->type == JW_KV_INT,
+              "pipeline of 7 mixed commands: OK");
+    KVP_CHECK(rc == JW_OK && is_str(reps[1], "OK") && is_int(reps[2], 8) && is_str(reps[3], "8") &&
+                  is_str(reps[4], "OK") && reps[5]->type == JW_KV_ERROR && is_int(reps[6], 18),
+              "replies in order; the failed INCR is an error reply, its neighbours ran");
+    free_all(reps, 7);
+
+    /* Long: 300 commands (more than the stack arrays), replies 1..300. */
+    const char *incr_n[] = {"INCR", "p:n"};
+    jw_kv_cmd many[300];
+    for (int i = 0; i < 300; i++)
+        many[i] = (jw_kv_cmd){.nargs = 2, .args = incr_n};
+    rc = kv_pipeline(many, 300, reps);
+    int inorder = rc == JW_OK;
+    for (int i = 0; inorder && i < 300; i++)
+        inorder = is_int(reps[i], i + 1);
+    KVP_CHECK(inorder, "300 INCR in one pipeline answer 1..300 in order");
+    free_all(reps, 300);
+
+    /* A script with more keys and args than the stack argv holds. */
+    const char *k20[20], *a20[20];
+    char kb[20][16], ab[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(kb[i], sizeof(kb[i]), "p:k%d", i);
+        snprintf(ab[i], sizeof(ab[i]), "a%d", i);
+        k20[i] = kb[i];
+        a20[i] = ab[i];
+    }
+    jw_kv_cmd wide = {.script = count_args, .nkeys = 20, .keys = k20, .nargs = 20, .args = a20};
+    rc = kv_pipeline(&wide, 1, reps);
+    KVP_CHECK(rc == JW_OK && is_int(reps[0], 20020), "a script with 20 keys and 20 args");
+    free_all(reps, 1);
+
+    /* Invalid input: nothing is sent, every reply NULL. */
+    const char *nul[] = {"GET", NULL};
+    jw_kv_cmd bad1[] = {{.nargs = 3, .args = set}, {.nargs = 2, .args = nul}};
+    reps[0] = (jw_kv_reply *)1;
+    rc = kv_pipeline(bad1, 2, reps);
+    KVP_CHECK(rc == JW_EINVAL && !reps[0] && !reps[1], "a NULL argument is EINVAL, replies NULL");
+    jw_kv_cmd bad2 = {.nkeys = 1, .keys = ka, .nargs = 2, .args = get};
+    KVP_CHECK(kv_pipeline(&bad2, 1, reps) == JW_EINVAL, "a plain command with keys is EINVAL");
+    jw_kv_cmd bad3 = {.nargs = 0};
+    KVP_CHECK(kv_pipeline(&bad3, 1, reps) == JW_EINVAL, "an empty plain command is EINVAL");
+    KVP_CHECK(kv_pipeline(NULL, 0, reps) == JW_OK, "an empty pipeline is OK");
+
+    /* NOSCRIPT on the live connection: the script has run here (EVALSHA
+     * next), then Redis's cache is flushed; the pipeline must still answer
+     * every command, the script through EVAL. */
+    const char *flush[] = {"SCRIPT", "FLUSH"};
+    jw_kv_cmd f = {.nargs = 2, .args = flush};
+    rc = kv_pipeline(&f, 1, reps);
+    KVP_CHECK(rc == JW_OK && is_str(reps[0], "OK"), "SCRIPT FLUSH through the pipeline");
+    free_all(reps, 1);
+    jw_kv_cmd after[] = {
+        {.nargs = 3, .args = set},
+        {.script = incr_by, .nkeys = 1, .keys = ka, .nargs = 1, .args = a3},
+        {.nargs = 2, .args = get},
+        {.script = incr_by, .nkeys = 1, .keys = ka, .nargs = 1, .args = a3},
+    };
+    rc = kv_pipeline(after, 4, reps);
+    KVP_CHECK(rc == JW_OK && is_str(reps[0], "OK") && is_int(reps[1], 8) &&
+                  reps[2]->type == JW_KV_STRING && is_int(reps[3], 11),
+              "after SCRIPT FLUSH: NOSCRIPT answered by EVAL (script replies %lld, %lld)",
+              rc == JW_OK && reps[1] ? reps[1]->integer : -1,
+              rc == JW_OK && reps[3] ? reps[3]->integer : -1);
+    free_all(reps, 4);
+    rc = kv_pipeline(after, 4, reps);
+    KVP_CHECK(rc == JW_OK && is_int(reps[1], 8) && is_int(reps[3], 11),
+              "and the next pipeline runs as EVALSHA again");
+    free_all(reps, 4);
+    kv_teardown();
+    return kvp_failures ? 1 : 0;
 }
 
 /* ---- kv-threads ---- */
@@ -780,6 +967,8 @@ main(int argc, char **argv)
         return mode_kv_threads(rest, args);
     if (!strcmp(mode, "kv-nocfg"))
         return mode_kv_nocfg();
+    if (!strcmp(mode, "kv-pipeline"))
+        return mode_kv_pipeline();
     if (!strncmp(mode, "kv-", 3)) {
         kv_setup(&cfg);
         args[-1] = (char *)mode + 3;

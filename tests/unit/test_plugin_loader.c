@@ -218,12 +218,12 @@ test_descriptor_refusals(void **state)
     } cases[] = {
         {"bad_magic", "refused: bad descriptor magic 0xdeadbeef (expected 0x4a573031)"},
         {"abi_major2", "refused: ABI major 2, host supports 1"},
-        {"abi_minor99", "refused: ABI 1.99 is newer than the host's 1.0"},
+        {"abi_minor99", "refused: ABI 1.99 is newer than the host's 1.1"},
         {"no_symbol", "refused: does not export jw_plugin_query"},
         {"short_struct", "refused: descriptor struct_size"},
         {"bad_sig", "refused: build signature 'p4.z4.l4.o4321' differs from the host's"},
         {"reserved_set", "refused: descriptor reserved[0] is not NULL"},
-        {"declines", "refused: plugin declined host ABI 1.0"},
+        {"declines", "refused: plugin declined host ABI 1.1"},
         {"missing_handle", "refused: descriptor has no handle callback"},
         {"bad_name", "refused: plugin name 'Bad-Name' is invalid"},
         {"bad_options",
@@ -235,11 +235,53 @@ test_descriptor_refusals(void **state)
         install(cases[i].fixture, file);
         assert_contains(refused(file), cases[i].want);
     }
-    /* short_struct names both sizes */
+    /* short_struct (a 1.1 stamp) names both sizes: it must reach handle_batch */
     char want[64];
-    snprintf(want, sizeof(want), "%zu is smaller than %zu", offsetof(jw_plugin, reserved),
+    snprintf(want, sizeof(want), "%zu is smaller than %zu (ABI 1.1)", offsetof(jw_plugin, reserved),
              sizeof(jw_plugin));
     assert_contains(refused("short_struct.so"), want);
+}
+
+/*
+ * ABI 1.0 and 1.1 side by side: record10.so was compiled against the frozen
+ * 1.0 header (its descriptor ends at reserved[], abi_minor 0), record.so
+ * against 1.1 without handle_batch, record_batch.so with it. All three load
+ * into one process; the module exposes handle_batch only for the last.
+ */
+static void
+test_abi10_and_11_side_by_side(void **state)
+{
+    (void)state;
+    install("record10", "record10.so");
+    install("record", "record.so");
+    install("record_batch", "record_batch.so");
+    plugin_module *m10 = loaded("record10.so");
+    plugin_module *m11 = loaded("record.so");
+    plugin_module *mb = loaded("record_batch.so");
+    assert_int_equal(m10->desc->abi_minor, 0);
+    assert_int_equal(m10->desc->struct_size, PLUGIN_DESC_SIZE_1_0);
+    assert_true(PLUGIN_DESC_SIZE_1_0 < sizeof(jw_plugin));
+    assert_string_equal(m10->desc->name, "record10");
+    assert_null(m10->handle_batch);
+    assert_int_equal(m11->desc->abi_minor, 1);
+    assert_int_equal(m11->desc->struct_size, sizeof(jw_plugin));
+    assert_null(m11->handle_batch);
+    assert_int_equal(mb->desc->abi_minor, 1);
+    assert_non_null(mb->handle_batch);
+    assert_ptr_equal(mb->handle_batch, mb->desc->handle_batch);
+    plugin_module_unload(m10);
+    plugin_module_unload(m11);
+    plugin_module_unload(mb);
+}
+
+/* The least size follows the plugin's own minor. */
+static void
+test_desc_min_size(void **state)
+{
+    (void)state;
+    assert_int_equal(plugin_desc_min_size(0), offsetof(jw_plugin, reserved) + 8 * sizeof(void *));
+    assert_int_equal(plugin_desc_min_size(1), sizeof(jw_plugin));
+    assert_int_equal(plugin_desc_min_size(JW_ABI_MINOR), sizeof(jw_plugin));
 }
 
 static void
@@ -839,7 +881,7 @@ test_options_record_fixture(void **state)
     assert_string_equal(json, "{\"effects_file\":\"/tmp/effects\",\"commit\":true,"
                               "\"fail_every\":0,\"reject_if_contains\":\"\","
                               "\"retry_if_contains\":\"\",\"sleep\":250,\"version\":\"v1\","
-                              "\"crash_if_contains\":\"\",\"fence\":false}");
+                              "\"crash_if_contains\":\"\",\"fence\":false,\"publish_to\":\"\"}");
     free(json);
     cfgnode_free(cfg);
 
@@ -937,6 +979,8 @@ main(void)
         cmocka_unit_test(test_options_shape_errors),
         cmocka_unit_test_setup_teardown(test_options_record_fixture, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_fixture_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abi10_and_11_side_by_side, setup, teardown),
+        cmocka_unit_test(test_desc_min_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

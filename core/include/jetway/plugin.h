@@ -243,16 +243,31 @@ typedef struct jw_host {
     /*
      * ABI 1.1. Publish through JetStream without waiting for the PubAck:
      * returns JW_OK once the message is handed to the connection (or
-     * JW_EINVAL/JW_ENOMEM/JW_EIO at once). `cause` is required: the message
-     * being handled (inside handle() or handle_batch()). The host settles
+     * JW_EINVAL/JW_ENOMEM/JW_EIO at once; JW_ETIMEDOUT only when the host
+     * already has very many publishes outstanding and none was answered
+     * within the publish timeout). `cause` is required: the message being
+     * handled, and the call must come before handle() or handle_batch()
+     * returns (JW_EINVAL after). The host settles
      * `cause` (dedup commit, then ACK) only after every publish made for it
      * has its PubAck; a publish that fails or gets no PubAck within the
      * host's publish timeout turns cause's verdict into JW_RETRY (backoff),
      * never an ACK, and the retry republishes with the same `msg_id`, which
-     * the stream's duplicate window drops. `msg_id`: as publish(). For a
-     * request/reply service, a respond() to `cause` is held back until
-     * those PubAcks are in; if one fails, the requester gets an error reply
-     * (header Jetway-Status: 503) instead. Worker threads only.
+     * the stream's duplicate window drops. `msg_id`: as publish(); give
+     * one (or a cause with a message id) or a retry publishes again. A
+     * verdict of JW_RETRY or JW_REJECT stands whatever the PubAcks say.
+     * For a request/reply service, a respond() made after a publish_async
+     * for the same request is held back until those PubAcks are in; if
+     * one fails, the requester gets an error reply (header Jetway-Status:
+     * 503) instead. Call respond() last. Worker threads only.
+     *
+     * Do not write the host's done marker yourself (a script on
+     * msg->dedup_key setting "D|...") in a handler that uses publish_async:
+     * the marker would be durable before the publishes are, and a crash in
+     * between would lose them (the redelivery is then ACKed as a
+     * duplicate without calling you). Fence the effect on claim_token but
+     * keep it idempotent under its own key, and let the host commit the
+     * marker once the PubAcks are in: a re-run then skips the effect and
+     * republishes with the same ids, which the stream drops.
      */
     int (*publish_async)(jw_instance *inst, const jw_msg *cause, const char *subject,
                          const void *data, size_t len, const char *msg_id, const jw_header *headers,
