@@ -11,6 +11,12 @@
  * an event without a message id is always logged), REJECTs a
  * payload that is not JSON (the host dead-letters it), and asks for a RETRY
  * when the disk fails.
+ *
+ * handle_batch() (ABI 1.1) appends a whole fetch under one lock and waits
+ * once for the fsync covering it: profiled in the order pipeline, the
+ * per-message path spent most of the role's CPU in thread switches (each
+ * handler waking, waiting for its group commit and being woken), not in
+ * hashing or JSON.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -186,6 +192,53 @@ audit_handle(void *ctx, const jw_msg *msg, jw_result *res)
     }
 }
 
+/*
+ * A batch: check and minify every payload, then append them all under one
+ * lock and wait once for the fsync that covers the last. The records and
+ * their order are those of handle() called for each message in turn.
+ */
+static void
+audit_handle_batch(void *ctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    audit_ctx *c = ctx;
+    aud_event *evs = calloc(n, sizeof *evs);
+    int *rcs = calloc(n, sizeof *rcs);
+    char err[200] = "";
+    if (!evs || !rcs) {
+        for (size_t i = 0; i < n; i++) {
+            results[i].verdict = JW_RETRY;
+            snprintf(results[i].reason, sizeof results[i].reason, "out of memory");
+        }
+        goto out;
+    }
+    audit_log_enter(c->log);
+    for (size_t i = 0; i < n; i++) {
+        char *data = audit_minify(msgs[i], &results[i]);
+        evs[i] = (aud_event){
+            .subject = msgs[i]->subject,
+            .stream = msgs[i]->stream,
+            .seq = msgs[i]->stream_seq,
+            .message_id = msgs[i]->message_id,
+            .data = data,
+            .datalen = data ? strlen(data) : 0,
+        };
+    }
+    audit_log_append_batch(c->log, evs, n, rcs, err, sizeof err);
+    for (size_t i = 0; i < n; i++) {
+        if (rcs[i] == AUDIT_DUPLICATE) {
+            c->host->log(c->inst, msgs[i], JW_LOG_DEBUG, "already in the audit log");
+        } else if (rcs[i] < 0) {
+            results[i].verdict = JW_RETRY;
+            snprintf(results[i].reason, sizeof results[i].reason, "%s",
+                     err[0] ? err : strerror(-rcs[i]));
+        }
+        free((char *)evs[i].data);
+    }
+out:
+    free(evs);
+    free(rcs);
+}
+
 static void
 audit_fini(void *ctx)
 {
@@ -195,8 +248,10 @@ audit_fini(void *ctx)
 }
 
 static const jw_plugin audit_plugin = {
-    JW_PLUGIN_STAMP,    .name = "audit",        .version = "1.0.0", .options = audit_options,
-    .init = audit_init, .handle = audit_handle, .fini = audit_fini,
+    JW_PLUGIN_STAMP,    .name = "audit",
+    .version = "1.1.0", .options = audit_options,
+    .init = audit_init, .handle = audit_handle,
+    .fini = audit_fini, .handle_batch = audit_handle_batch,
 };
 
 JW_PLUGIN_DEFINE(audit_plugin)

@@ -654,3 +654,70 @@ out:
     ev->ts = NULL;
     return rc;
 }
+
+int
+audit_log_append_batch(audit_log *l, aud_event *evs, size_t n, int *rcs, char *err, size_t errlen)
+{
+    char **keys = calloc(n ? n : 1, sizeof *keys);
+    uint64_t last = 0, my_n = 0;
+    size_t i = 0;
+    int rc = 0;
+    if (!keys) {
+        audit_log_leave(l);
+        snprintf(err, errlen, "out of memory");
+        for (i = 0; i < n; i++)
+            rcs[i] = -ENOMEM;
+        return -ENOMEM;
+    }
+    for (i = 0; i < n; i++)
+        keys[i] = evs[i].data ? log_key(evs[i].stream, evs[i].message_id) : NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->failed) {
+        snprintf(err, errlen, "audit log stopped: %s", l->failmsg);
+        rc = -EIO;
+        i = 0;
+    } else {
+        for (i = 0; i < n; i++) {
+            if (!evs[i].data) {
+                rcs[i] = AUDIT_SKIPPED;
+                continue;
+            }
+            if (keys[i] && (audit_ids_get(l->ids_cur, keys[i], &my_n) ||
+                            audit_ids_get(l->ids_prev, keys[i], &my_n))) {
+                rcs[i] = AUDIT_DUPLICATE;
+            } else if ((rc = log_append_locked(l, &evs[i], keys[i], &my_n, err, errlen)) != 0) {
+                break;
+            } else {
+                rcs[i] = AUDIT_APPENDED;
+            }
+            if (my_n > last)
+                last = my_n;
+        }
+    }
+    /* What follows a failed append is not appended; the host retries it. */
+    for (size_t k = i; rc != 0 && k < n; k++)
+        rcs[k] = evs[k].data ? rc : AUDIT_SKIPPED;
+    left_locked(l);
+    /* Whatever was appended (or found) must be on disk before any ACK. */
+    if (last > 0) {
+        char werr[200];
+        int wrc = log_wait_durable_locked(l, last, werr, sizeof werr);
+        if (wrc != 0) {
+            for (size_t k = 0; k < n; k++) {
+                if (rcs[k] != AUDIT_SKIPPED)
+                    rcs[k] = wrc;
+            }
+            if (rc == 0) {
+                rc = wrc;
+                snprintf(err, errlen, "%s", werr);
+            }
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (i = 0; i < n; i++) {
+        free(keys[i]);
+        evs[i].ts = NULL;
+    }
+    free(keys);
+    return rc;
+}

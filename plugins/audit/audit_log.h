@@ -43,7 +43,7 @@ void audit_log_close(audit_log *l);
 void audit_log_enter(audit_log *l);
 void audit_log_leave(audit_log *l);
 
-enum { AUDIT_APPENDED = 0, AUDIT_DUPLICATE = 1 };
+enum { AUDIT_APPENDED = 0, AUDIT_DUPLICATE = 1, AUDIT_SKIPPED = 2 };
 
 /*
  * Append ev (ev->ts is set here) unless an event with its stream and
@@ -53,5 +53,17 @@ enum { AUDIT_APPENDED = 0, AUDIT_DUPLICATE = 1 };
  * An event without a message id is always appended.
  */
 int audit_log_append(audit_log *l, aud_event *ev, char *err, size_t errlen);
+
+/*
+ * The same for the n events of one batch, in order, after one
+ * audit_log_enter(): each record is written, then one wait covers them all
+ * (one fsync, or one share of a group commit), so a batch costs one wake-up,
+ * not one per record. rcs[i]: AUDIT_APPENDED, AUDIT_DUPLICATE, AUDIT_SKIPPED
+ * (evs[i].data == NULL: the caller's verdict stands), or -errno (that event
+ * is not durable: retry it; the events after a failed append are not
+ * appended). Returns 0 or the first error, described in err.
+ */
+int audit_log_append_batch(audit_log *l, aud_event *evs, size_t n, int *rcs, char *err,
+                           size_t errlen);
 
 #endif /* JW_AUDIT_LOG_H */

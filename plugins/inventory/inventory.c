@@ -8,6 +8,11 @@
  *   payments.failed.v1  give the order's reservation back, once
  *   orders.confirmed.v1 the reservation becomes sold, once
  * so that, per SKU, available + reserved + sold == initial at all times.
+ *
+ * Batches (ABI 1.1 handle_batch): the scripts of a batch's messages go to
+ * Redis in one pipelined round trip and the outcomes are published without
+ * waiting (the host ACKs a message only once its publish has its PubAck).
+ * On a 1.0 host the same code runs one message at a time.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -127,150 +132,234 @@ out:
     return rc;
 }
 
-/* Run a script; its reply, or NULL after setting a RETRY verdict. */
-static jw_kv_reply *
-inventory_eval(inventory_ctx *ctx, const char *script, size_t nkeys, const char *const *keys,
-               size_t nargs, const char *const *args, size_t nreply, jw_result *res)
-{
-    jw_kv_reply *r = NULL;
-    int rc = ctx->host->kv_eval(ctx->inst, script, nkeys, keys, nargs, args, &r);
+/*
+ * One message of a batch: prepared (parsed, checked, its script built),
+ * then finished with the script's reply. Owned by the handling call, on one
+ * worker thread; the heap arrays are freed by inventory_job_free().
+ */
+typedef struct inventory_job {
+    const jw_msg *msg;
+    jw_result *res;
+    cJSON *ev;
+    const char *oid;
+    int what; /* 0 reserve (orders.created.v1), 1 release (payments.failed.v1), 2 commit */
+    int run;  /* 1: cmd is to run; 0: the verdict is already final */
+    inventory_line *lines;
+    int nlines;
+    char (*kbuf)[INV_KEY_MAX];
+    char (*qbuf)[24];
+    const char **keys, **args;
+    char key[INV_KEY_MAX]; /* settle: inv:res:<id> */
+    const char *skeys[1], *sargs[2];
+    char ttl[24];
+    jw_kv_cmd cmd;
+} inventory_job;
 
-    if (rc != JW_OK || r == NULL || r->type == JW_KV_ERROR) {
-        oc_verdict(res, JW_RETRY, "redis: %s",
-                   r && r->type == JW_KV_ERROR ? r->str : "unavailable");
-    } else if (oc_reply_str(r, nreply - 1) == NULL) {
-        oc_verdict(res, JW_RETRY, "redis: unexpected script reply");
-    } else {
-        return r;
+static void
+inventory_job_free(inventory_job *j)
+{
+    cJSON_Delete(j->ev);
+    free(j->lines);
+    free(j->kbuf);
+    free(j->qbuf);
+    free(j->keys);
+    free(j->args);
+}
+
+/* orders.created.v1: the reservation script of every line. */
+static void
+inventory_prepare_reserve(inventory_job *j)
+{
+    char err[INV_ERR_MAX];
+    int n;
+
+    if ((n = inventory_lines(j->ev, &j->lines, err, sizeof(err))) < 0) {
+        oc_verdict(j->res, JW_REJECT, "%s: %s", j->msg->subject, err);
+        return;
     }
-    if (r != NULL)
-        ctx->host->kv_reply_free(r);
+    j->nlines = n;
+    j->kbuf = calloc((size_t)(2 * n + 1), sizeof(*j->kbuf));
+    j->qbuf = calloc((size_t)n, sizeof(*j->qbuf));
+    j->keys = calloc((size_t)(2 * n + 1), sizeof(*j->keys));
+    j->args = calloc((size_t)(2 * n + 1), sizeof(*j->args));
+    if (j->kbuf == NULL || j->qbuf == NULL || j->keys == NULL || j->args == NULL) {
+        oc_verdict(j->res, JW_RETRY, "out of memory");
+        return;
+    }
+    snprintf(j->kbuf[0], INV_KEY_MAX, "inv:res:%s", j->oid);
+    j->keys[0] = j->kbuf[0];
+    j->args[0] = j->ttl;
+    for (int i = 0; i < n; i++) {
+        snprintf(j->kbuf[2 * i + 1], INV_KEY_MAX, "inv:stock:%s", j->lines[i].sku);
+        snprintf(j->kbuf[2 * i + 2], INV_KEY_MAX, "inv:reserved:%s", j->lines[i].sku);
+        snprintf(j->qbuf[i], sizeof(j->qbuf[i]), "%ld", j->lines[i].qty);
+        j->keys[2 * i + 1] = j->kbuf[2 * i + 1];
+        j->keys[2 * i + 2] = j->kbuf[2 * i + 2];
+        j->args[2 * i + 1] = j->lines[i].sku;
+        j->args[2 * i + 2] = j->qbuf[i];
+    }
+    j->cmd = (jw_kv_cmd){INVENTORY_SCRIPT_RESERVE, (size_t)(2 * n + 1), j->keys,
+                         (size_t)(2 * n + 1), j->args};
+    j->run = 1;
+}
+
+static void
+inventory_prepare(inventory_ctx *ctx, inventory_job *j)
+{
+    char err[INV_ERR_MAX];
+    const char *subject = j->msg->subject;
+
+    if (strcmp(subject, "orders.created.v1") == 0)
+        j->what = 0;
+    else if (strcmp(subject, "payments.failed.v1") == 0)
+        j->what = 1;
+    else if (strcmp(subject, "orders.confirmed.v1") == 0)
+        j->what = 2;
+    else {
+        oc_verdict(j->res, JW_REJECT, "unexpected subject %s", subject);
+        return;
+    }
+    if ((j->ev = oc_parse_event(j->msg, &j->oid, err, sizeof(err))) == NULL) {
+        oc_verdict(j->res, JW_REJECT, "%s: %s", subject, err);
+        return;
+    }
+    snprintf(j->ttl, sizeof(j->ttl), "%" PRId64, ctx->record_ttl_ms);
+    if (j->what == 0) {
+        inventory_prepare_reserve(j);
+        return;
+    }
+    snprintf(j->key, sizeof(j->key), "inv:res:%s", j->oid);
+    j->skeys[0] = j->key;
+    j->sargs[0] = "inv:";
+    j->sargs[1] = j->ttl;
+    j->cmd = (jw_kv_cmd){j->what == 1 ? INVENTORY_SCRIPT_RELEASE : INVENTORY_SCRIPT_COMMIT, 1,
+                         j->skeys, j->what == 1 ? 2 : 1, j->sargs};
+    j->run = 1;
+}
+
+/* A script's reply with at least nreply strings, or NULL after setting a RETRY verdict. */
+static const jw_kv_reply *
+inventory_reply(const jw_kv_reply *r, size_t nreply, jw_result *res)
+{
+    if (r == NULL || r->type == JW_KV_ERROR)
+        oc_verdict(res, JW_RETRY, "redis: %s", r ? r->str : "unavailable");
+    else if (oc_reply_str(r, nreply - 1) == NULL)
+        oc_verdict(res, JW_RETRY, "redis: unexpected script reply");
+    else
+        return r;
     return NULL;
 }
 
-/* orders.created.v1: reserve all lines or none, publish the outcome. */
+/* After the reservation script: publish inventory.reserved.v1 or .rejected.v1. */
 static void
-inventory_reserve(inventory_ctx *ctx, const jw_msg *msg, const cJSON *ev, const char *oid,
-                  jw_result *res)
+inventory_finish_reserve(inventory_ctx *ctx, inventory_job *j, const jw_kv_reply *r)
 {
-    char err[INV_ERR_MAX], ttl[24];
-    inventory_line *lines = NULL;
-    char(*kbuf)[INV_KEY_MAX] = NULL, (*qbuf)[24] = NULL;
-    const char **keys = NULL, **args = NULL;
-    jw_kv_reply *r = NULL;
-    const char *outcome;
-    int n, rc;
+    const char *outcome = oc_reply_str(r, 0);
+    int reserved = strcmp(outcome, "RESERVED") == 0, rc;
 
-    if ((n = inventory_lines(ev, &lines, err, sizeof(err))) < 0) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
-        return;
-    }
-    kbuf = calloc((size_t)(2 * n + 1), sizeof(*kbuf));
-    qbuf = calloc((size_t)n, sizeof(*qbuf));
-    keys = calloc((size_t)(2 * n + 1), sizeof(*keys));
-    args = calloc((size_t)(2 * n + 1), sizeof(*args));
-    if (kbuf == NULL || qbuf == NULL || keys == NULL || args == NULL) {
-        oc_verdict(res, JW_RETRY, "out of memory");
-        goto out;
-    }
-    snprintf(kbuf[0], INV_KEY_MAX, "inv:res:%s", oid);
-    snprintf(ttl, sizeof(ttl), "%" PRId64, ctx->record_ttl_ms);
-    keys[0] = kbuf[0];
-    args[0] = ttl;
-    for (int i = 0; i < n; i++) {
-        snprintf(kbuf[2 * i + 1], INV_KEY_MAX, "inv:stock:%s", lines[i].sku);
-        snprintf(kbuf[2 * i + 2], INV_KEY_MAX, "inv:reserved:%s", lines[i].sku);
-        snprintf(qbuf[i], sizeof(qbuf[i]), "%ld", lines[i].qty);
-        keys[2 * i + 1] = kbuf[2 * i + 1];
-        keys[2 * i + 2] = kbuf[2 * i + 2];
-        args[2 * i + 1] = lines[i].sku;
-        args[2 * i + 2] = qbuf[i];
-    }
-    r = inventory_eval(ctx, INVENTORY_SCRIPT_RESERVE, (size_t)(2 * n + 1), keys,
-                       (size_t)(2 * n + 1), args, 3, res);
-    if (r == NULL)
-        goto out;
-    outcome = oc_reply_str(r, 0);
     if (strcmp(outcome, "VOID") == 0) {
-        ctx->host->log(ctx->inst, msg, JW_LOG_INFO, "order %s failed before it was reserved", oid);
-        goto out;
+        ctx->host->log(ctx->inst, j->msg, JW_LOG_INFO, "order %s failed before it was reserved",
+                       j->oid);
+        return;
     }
     if (strcmp(oc_reply_str(r, 2), "1") == 0)
-        ctx->host->counter_add(
-            ctx->inst, strcmp(outcome, "RESERVED") == 0 ? ctx->c_reserved : ctx->c_rejected, 1);
-    if (strcmp(outcome, "RESERVED") == 0)
-        rc = inventory_publish(ctx, msg, "reserved", oid, lines, n, NULL);
+        ctx->host->counter_add(ctx->inst, reserved ? ctx->c_reserved : ctx->c_rejected, 1);
+    if (reserved)
+        rc = inventory_publish(ctx, j->msg, "reserved", j->oid, j->lines, j->nlines, NULL);
     else
-        rc = inventory_publish(ctx, msg, "rejected", oid, NULL, 0, oc_reply_str(r, 1));
+        rc = inventory_publish(ctx, j->msg, "rejected", j->oid, NULL, 0, oc_reply_str(r, 1));
     if (rc != JW_OK)
-        oc_verdict(res, JW_RETRY, "publish inventory.%s.v1 failed (%d)",
-                   strcmp(outcome, "RESERVED") == 0 ? "reserved" : "rejected", rc);
-out:
-    if (r != NULL)
-        ctx->host->kv_reply_free(r);
-    free(lines);
-    free(kbuf);
-    free(qbuf);
-    free(keys);
-    free(args);
+        oc_verdict(j->res, JW_RETRY, "publish inventory.%s.v1 failed (%d)",
+                   reserved ? "reserved" : "rejected", rc);
 }
 
-/* payments.failed.v1 (release) and orders.confirmed.v1 (commit). */
+/* After release (payments.failed.v1) or commit (orders.confirmed.v1). */
 static void
-inventory_settle(inventory_ctx *ctx, const jw_msg *msg, const char *oid, int release,
-                 jw_result *res)
+inventory_finish_settle(inventory_ctx *ctx, inventory_job *j, const jw_kv_reply *r)
 {
-    char key[INV_KEY_MAX], ttl[24];
-    const char *keys[] = {key};
-    const char *args[] = {"inv:", ttl};
-    const char *outcome;
-    jw_kv_reply *r;
+    const char *outcome = oc_reply_str(r, 0);
 
-    snprintf(key, sizeof(key), "inv:res:%s", oid);
-    snprintf(ttl, sizeof(ttl), "%" PRId64, ctx->record_ttl_ms);
-    r = inventory_eval(ctx, release ? INVENTORY_SCRIPT_RELEASE : INVENTORY_SCRIPT_COMMIT, 1, keys,
-                       release ? 2 : 1, args, 2, res);
-    if (r == NULL)
-        return;
-    outcome = oc_reply_str(r, 0);
     if (strcmp(outcome, "RELEASED") == 0)
         ctx->host->counter_add(ctx->inst, ctx->c_released, 1);
     else if (strcmp(outcome, "SOLD") == 0)
         ctx->host->counter_add(ctx->inst, ctx->c_sold, 1);
     else if (strcmp(outcome, "NOT_RESERVED") == 0)
-        oc_verdict(res, JW_REJECT, "%s: order %s has no reservation (status '%s')", msg->subject,
-                   oid, oc_reply_str(r, 1));
-    ctx->host->kv_reply_free(r);
+        oc_verdict(j->res, JW_REJECT, "%s: order %s has no reservation (status '%s')",
+                   j->msg->subject, j->oid, oc_reply_str(r, 1));
+}
+
+/*
+ * Handle n messages: prepare each, run their scripts in one Redis round trip
+ * (one kv_eval each on a 1.0 host), then publish the reservations' outcomes
+ * (asynchronously on a 1.1 host). Each reservation is still one script, all
+ * lines or none.
+ */
+static void
+inventory_run(inventory_ctx *ctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    /* One message (handle()) needs no heap for the batch arrays. */
+    inventory_job one_job, *jobs = &one_job;
+    jw_kv_cmd one_cmd, *cmds = &one_cmd;
+    jw_kv_reply *one_reply, **replies = &one_reply;
+    size_t ncmd = 0;
+
+    memset(&one_job, 0, sizeof(one_job));
+    if (n > 1) {
+        jobs = calloc(n, sizeof(*jobs));
+        cmds = calloc(n, sizeof(*cmds));
+        replies = calloc(n, sizeof(*replies));
+    }
+    if (jobs == NULL || cmds == NULL || replies == NULL) {
+        for (size_t i = 0; i < n; i++)
+            oc_verdict(&results[i], JW_RETRY, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].msg = msgs[i];
+        jobs[i].res = &results[i];
+        inventory_prepare(ctx, &jobs[i]);
+        if (jobs[i].run)
+            cmds[ncmd++] = jobs[i].cmd;
+    }
+    oc_kv_run(ctx->host, ctx->inst, cmds, ncmd, replies);
+    ncmd = 0;
+    for (size_t i = 0; i < n; i++) {
+        inventory_job *j = &jobs[i];
+        const jw_kv_reply *r;
+
+        if (!j->run)
+            continue;
+        if ((r = inventory_reply(replies[ncmd++], j->what == 0 ? 3 : 2, j->res)) == NULL)
+            continue;
+        if (j->what == 0)
+            inventory_finish_reserve(ctx, j, r);
+        else
+            inventory_finish_settle(ctx, j, r);
+    }
+    for (size_t i = 0; i < ncmd; i++) {
+        if (replies[i] != NULL)
+            ctx->host->kv_reply_free(replies[i]);
+    }
+out:
+    for (size_t i = 0; jobs && cmds && replies && i < n; i++)
+        inventory_job_free(&jobs[i]);
+    if (n > 1) {
+        free(replies);
+        free(cmds);
+        free(jobs);
+    }
 }
 
 static void
 inventory_handle(void *vctx, const jw_msg *msg, jw_result *res)
 {
-    inventory_ctx *ctx = vctx;
-    char err[INV_ERR_MAX];
-    const char *oid;
-    int what;
-    cJSON *ev;
+    inventory_run(vctx, &msg, res, 1);
+}
 
-    if (strcmp(msg->subject, "orders.created.v1") == 0)
-        what = 0;
-    else if (strcmp(msg->subject, "payments.failed.v1") == 0)
-        what = 1;
-    else if (strcmp(msg->subject, "orders.confirmed.v1") == 0)
-        what = 2;
-    else {
-        oc_verdict(res, JW_REJECT, "unexpected subject %s", msg->subject);
-        return;
-    }
-    if ((ev = oc_parse_event(msg, &oid, err, sizeof(err))) == NULL) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
-        return;
-    }
-    if (what == 0)
-        inventory_reserve(ctx, msg, ev, oid, res);
-    else
-        inventory_settle(ctx, msg, oid, what == 1, res);
-    cJSON_Delete(ev);
+static void
+inventory_handle_batch(void *vctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    inventory_run(vctx, msgs, results, n);
 }
 
 /* Load the configured stock: {SKU: qty, ...}; 0 or -1 with err set. */
@@ -384,9 +473,9 @@ static const jw_option inventory_options[] = {
 
 static const jw_plugin inventory_plugin = {
     JW_PLUGIN_STAMP,        .name = "inventory",
-    .version = "1.0.0",     .options = inventory_options,
+    .version = "1.1.0",     .options = inventory_options,
     .init = inventory_init, .handle = inventory_handle,
-    .fini = inventory_fini,
+    .fini = inventory_fini, .handle_batch = inventory_handle_batch,
 };
 
 JW_PLUGIN_DEFINE(inventory_plugin)

@@ -10,6 +10,12 @@
  * orders.cancelled.v1, exactly once per order (the decision is made once in
  * Redis; its publish carries the message id "orders.<decision>:<order_id>",
  * so a re-publish after a crash is dropped by the stream's dedup window).
+ *
+ * On an ABI 1.1 host the publishes are asynchronous (the host sends the
+ * "accepted" reply, or ACKs the event, only once the PubAck is in) and the
+ * outcome events arrive in batches whose record scripts run in one
+ * pipelined Redis round trip; on a 1.0 host the same code runs per message
+ * with blocking publishes.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -295,66 +301,153 @@ order_publish_decision(order_ctx *ctx, const jw_msg *msg, const char *order_id,
     return rc;
 }
 
-/* An outcome event of payment or inventory: record it, publish a decision. */
+/*
+ * One outcome event of a batch: prepared (parsed, checked, its record
+ * script built), then finished with the script's reply. Owned by the
+ * handling call, on one worker thread.
+ */
+typedef struct order_job {
+    const jw_msg *msg;
+    jw_result *res;
+    cJSON *ev;
+    const char *oid, *field, *value;
+    int run; /* 1: cmd is to run; 0: the verdict is already final */
+    char key[OC_ID_MAX + 8];
+    char ttl[24];
+    const char *keys[1], *args[5];
+    jw_kv_cmd cmd;
+} order_job;
+
 static void
-order_event(order_ctx *ctx, const jw_msg *msg, jw_result *res)
+order_prepare(order_ctx *ctx, order_job *j, int mark)
 {
-    char err[ORDER_ERR_MAX], key[OC_ID_MAX + 8], ttl[24];
-    const char *oid, *field, *value, *st, *dec, *why;
-    cJSON *ev = oc_parse_event(msg, &oid, err, sizeof(err));
-    jw_kv_reply *r = NULL;
+    char err[ORDER_ERR_MAX];
+    const jw_msg *msg = j->msg;
     int rc;
 
-    if (ev == NULL) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
+    if ((j->ev = oc_parse_event(msg, &j->oid, err, sizeof(err))) == NULL) {
+        oc_verdict(j->res, JW_REJECT, "%s: %s", msg->subject, err);
         return;
     }
-    rc = order_outcome(msg->subject, ev, &field, &value, err, sizeof(err));
+    rc = order_outcome(msg->subject, j->ev, &j->field, &j->value, err, sizeof(err));
     if (rc < 0)
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
+        oc_verdict(j->res, JW_REJECT, "%s: %s", msg->subject, err);
     if (rc != 0)
-        goto out;
-    snprintf(key, sizeof(key), "ord:%s", oid);
-    snprintf(ttl, sizeof(ttl), "%" PRId64, ctx->state_ttl_ms);
-    {
-        const char *keys[] = {key};
-        const char *args[] = {field, value, ttl};
-        rc = ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_RECORD, 1, keys, 3, args, &r);
-    }
-    if (rc != JW_OK || r == NULL || r->type == JW_KV_ERROR) {
-        oc_verdict(res, JW_RETRY, "redis: record %s=%s: %s", field, value,
-                   r && r->type == JW_KV_ERROR ? r->str : "unavailable");
-        goto out;
+        return;
+    snprintf(j->key, sizeof(j->key), "ord:%s", j->oid);
+    snprintf(j->ttl, sizeof(j->ttl), "%" PRId64, ctx->state_ttl_ms);
+    j->keys[0] = j->key;
+    j->args[0] = j->field;
+    j->args[1] = j->value;
+    j->args[2] = j->ttl;
+    j->args[3] = "1";
+    j->args[4] = msg->deliveries > 1 ? "1" : "0";
+    j->cmd = (jw_kv_cmd){ORDER_SCRIPT_RECORD, 1, j->keys, mark ? 5 : 3, j->args};
+    j->run = 1;
+}
+
+/*
+ * After the record script: publish the decision when there is one to
+ * publish. Returns 1 when a 1.0 host published it (it is to be marked
+ * published), else 0.
+ */
+static int
+order_finish(order_ctx *ctx, order_job *j, const jw_kv_reply *r, int mark)
+{
+    const char *st, *dec, *why;
+    int rc;
+
+    if (r == NULL || r->type == JW_KV_ERROR) {
+        oc_verdict(j->res, JW_RETRY, "redis: record %s=%s: %s", j->field, j->value,
+                   r ? r->str : "unavailable");
+        return 0;
     }
     st = oc_reply_str(r, 0);
     dec = oc_reply_str(r, 1);
     why = oc_reply_str(r, 2);
     if (st == NULL || dec == NULL || why == NULL) {
-        oc_verdict(res, JW_RETRY, "redis: unexpected reply of the record script");
-        goto out;
+        oc_verdict(j->res, JW_RETRY, "redis: unexpected reply of the record script");
+        return 0;
     }
     if (strcmp(st, "DECIDED") != 0 && strcmp(st, "UNPUBLISHED") != 0)
-        goto out; /* WAITING or DONE: nothing to publish */
-    rc = order_publish_decision(ctx, msg, oid, dec, why);
+        return 0; /* WAITING or DONE: nothing to publish */
+    rc = order_publish_decision(ctx, j->msg, j->oid, dec, why);
     if (rc != JW_OK) {
-        oc_verdict(res, JW_RETRY, "publish orders.%s.v1 failed (%d)", dec, rc);
-        goto out;
+        oc_verdict(j->res, JW_RETRY, "publish orders.%s.v1 failed (%d)", dec, rc);
+        return 0;
     }
     if (strcmp(st, "DECIDED") == 0)
         ctx->host->counter_add(
             ctx->inst, strcmp(dec, "confirmed") == 0 ? ctx->c_confirmed : ctx->c_cancelled, 1);
-    ctx->host->kv_reply_free(r);
-    r = NULL;
-    {
-        /* Not fatal when it fails: a later event re-publishes under the same id. */
-        const char *keys[] = {key};
-        if (ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_PUBLISHED, 1, keys, 0, NULL, &r) != JW_OK)
-            ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "could not mark %s published", oid);
+    return !mark;
+}
+
+/*
+ * Outcome events of payment and inventory: record each and decide (one
+ * pipelined round trip for the batch on a 1.1 host), then publish the
+ * decisions made. With publish_async the record script marks a decision
+ * published as it makes it (the host ACKs the message only after the
+ * PubAck, and a redelivery publishes again); on a 1.0 host the publish
+ * waits for its PubAck and ORDER_SCRIPT_PUBLISHED marks it after.
+ */
+static void
+order_events(order_ctx *ctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    /* One message (handle()) needs no heap. */
+    order_job one_job, *jobs = &one_job;
+    jw_kv_cmd one_cmd, *cmds = &one_cmd;
+    jw_kv_reply *one_reply, **replies = &one_reply;
+    int mark = oc_async_publish(ctx->host);
+    size_t ncmd = 0;
+
+    memset(&one_job, 0, sizeof(one_job));
+    if (n > 1) {
+        jobs = calloc(n, sizeof(*jobs));
+        cmds = calloc(n, sizeof(*cmds));
+        replies = calloc(n, sizeof(*replies));
+    }
+    if (jobs == NULL || cmds == NULL || replies == NULL) {
+        for (size_t i = 0; i < n; i++)
+            oc_verdict(&results[i], JW_RETRY, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].msg = msgs[i];
+        jobs[i].res = &results[i];
+        order_prepare(ctx, &jobs[i], mark);
+        if (jobs[i].run)
+            cmds[ncmd++] = jobs[i].cmd;
+    }
+    oc_kv_run(ctx->host, ctx->inst, cmds, ncmd, replies);
+    ncmd = 0;
+    for (size_t i = 0; i < n; i++) {
+        order_job *j = &jobs[i];
+
+        if (!j->run || !order_finish(ctx, j, replies[ncmd++], mark))
+            continue;
+        {
+            /* Not fatal when it fails: a later event re-publishes under the same id. */
+            jw_kv_reply *r = NULL;
+            if (ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_PUBLISHED, 1, j->keys, 0, NULL, &r) !=
+                JW_OK)
+                ctx->host->log(ctx->inst, j->msg, JW_LOG_WARN, "could not mark %s published",
+                               j->oid);
+            if (r != NULL)
+                ctx->host->kv_reply_free(r);
+        }
+    }
+    for (size_t i = 0; i < ncmd; i++) {
+        if (replies[i] != NULL)
+            ctx->host->kv_reply_free(replies[i]);
     }
 out:
-    if (r != NULL)
-        ctx->host->kv_reply_free(r);
-    cJSON_Delete(ev);
+    for (size_t i = 0; jobs && cmds && replies && i < n; i++)
+        cJSON_Delete(jobs[i].ev);
+    if (n > 1) {
+        free(replies);
+        free(cmds);
+        free(jobs);
+    }
 }
 
 static void
@@ -367,7 +460,14 @@ order_handle(void *vctx, const jw_msg *msg, jw_result *res)
         res->verdict = JW_ACK; /* ignored for services */
         return;
     }
-    order_event(ctx, msg, res);
+    order_events(ctx, &msg, res, 1);
+}
+
+/* Consumers only: the host calls handle() for the orders.create service. */
+static void
+order_handle_batch(void *vctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    order_events(vctx, msgs, results, n);
 }
 
 static int
@@ -434,8 +534,10 @@ static const jw_option order_options[] = {
 };
 
 static const jw_plugin order_plugin = {
-    JW_PLUGIN_STAMP,    .name = "order",        .version = "1.0.0", .options = order_options,
-    .init = order_init, .handle = order_handle, .fini = order_fini,
+    JW_PLUGIN_STAMP,    .name = "order",
+    .version = "1.1.0", .options = order_options,
+    .init = order_init, .handle = order_handle,
+    .fini = order_fini, .handle_batch = order_handle_batch,
 };
 
 JW_PLUGIN_DEFINE(order_plugin)

@@ -9,7 +9,9 @@
  *   inventory = reserved | rejected       (first value wins)
  *   decided   = confirmed | cancelled     (set exactly once)
  *   reason    = payment_declined | out_of_stock | ""  (with decided)
- *   published = 1 once the decision event has a PubAck
+ *   published = 1 once the decision event has a PubAck, or (mark mode,
+ *               below) once its publish is issued by a handler whose ACK
+ *               waits for that PubAck
  */
 #ifndef ORDER_SCRIPTS_H
 #define ORDER_SCRIPTS_H
@@ -18,6 +20,15 @@
  * Record one outcome and decide.
  * KEYS[1] = ord:<order_id>
  * ARGV[1] = field (payment | inventory), ARGV[2] = value, ARGV[3] = ttl ms (0 = keep)
+ * ARGV[4] = "1": mark mode, for a plugin whose host settles the message only
+ *           once the decision's publish has its PubAck (ABI 1.1
+ *           publish_async): the decision is marked published as it is made,
+ *           saving the ORDER_SCRIPT_PUBLISHED round trip. If that publish
+ *           fails, the message is redelivered, and then:
+ * ARGV[5] = "1": a redelivery (mark mode): an order decided before is
+ *           UNPUBLISHED even when marked, so the retry publishes it again
+ *           (same message id: the stream drops a copy it holds).
+ * Without ARGV[4] and ARGV[5] (a 1.0 host): published only by ORDER_SCRIPT_PUBLISHED.
  * Returns {status, decision, reason}:
  *   WAITING      -- not decidable yet (decision and reason empty)
  *   DECIDED      -- this call made the decision: publish it
@@ -33,7 +44,9 @@
     "local d = redis.call('HGET', k, 'decided')\n"                                  \
     "if d then\n"                                                                   \
     "  local r = redis.call('HGET', k, 'reason') or ''\n"                           \
-    "  if redis.call('HGET', k, 'published') then return {'DONE', d, r} end\n"      \
+    "  if redis.call('HGET', k, 'published') and ARGV[5] ~= '1' then\n"             \
+    "    return {'DONE', d, r}\n"                                                   \
+    "  end\n"                                                                       \
     "  return {'UNPUBLISHED', d, r}\n"                                              \
     "end\n"                                                                         \
     "local p = redis.call('HGET', k, 'payment')\n"                                  \
@@ -44,6 +57,7 @@
     "elseif p == 'completed' and i == 'reserved' then dec, why = 'confirmed', ''\n" \
     "else return {'WAITING', '', ''} end\n"                                         \
     "redis.call('HSET', k, 'decided', dec, 'reason', why)\n"                        \
+    "if ARGV[4] == '1' then redis.call('HSET', k, 'published', '1') end\n"          \
     "return {'DECIDED', dec, why}\n"
 
 /*

@@ -8,6 +8,13 @@
  * payments.refunded.v1; an order cancelled before it was charged is marked
  * so that a late charge is refused.
  *
+ * Batches (ABI 1.1 handle_batch): the scripts of a batch's messages go to
+ * Redis in one pipelined round trip and the outcomes are published without
+ * waiting (publish_async: the host ACKs a message only once its publish has
+ * its PubAck); each charge is still one fenced script, so the effect and the
+ * dedup fence stay atomic per order. On a 1.0 host the same code runs one
+ * message at a time with kv_eval and a blocking publish.
+ *
  * The gateway is deterministic per order: a hash of order_id and `seed`
  * decides a decline (decline_rate) and a transient failure
  * (transient_error_rate, first delivery only, so the retry succeeds).
@@ -78,22 +85,132 @@ payment_publish(payment_ctx *ctx, const jw_msg *msg, const char *kind, const cha
 }
 
 /*
- * Run a fenced script. Returns the reply's status string (reply in *r,
- * caller frees) or NULL after setting a RETRY verdict.
+ * One message of a batch on its way through the plugin: prepared (parsed,
+ * checked, the gateway asked, its script built), then finished with the
+ * script's reply. Owned by the handling call, on one worker thread.
+ */
+typedef struct payment_job {
+    const jw_msg *msg;
+    jw_result *res;
+    cJSON *ev;       /* the parsed event, or NULL */
+    const char *oid; /* order id, borrowed from ev */
+    const char *why; /* refund: the cancel reason, borrowed from ev */
+    int refund;      /* 0: charge (orders.created.v1), 1: refund */
+    int run;         /* 1: cmd is to run; 0: the verdict is already final */
+    char amount[32];
+    char k1[OC_ID_MAX + 24], k2[OC_ID_MAX + 24];
+    const char *keys[4];
+    const char *args[4];
+    jw_kv_cmd cmd;
+} payment_job;
+
+/* The fence key and token of a message: its dedup claim, or none. */
+static void
+payment_fence(const jw_msg *msg, const char **key, const char **token)
+{
+    *token = msg->dedup_key && msg->claim_token ? msg->claim_token : "";
+    *key = msg->dedup_key && **token ? msg->dedup_key : PAYMENT_NO_FENCE;
+}
+
+/* orders.created.v1: check the event, ask the gateway, build the charge script. */
+static void
+payment_prepare_charge(payment_ctx *ctx, payment_job *j)
+{
+    char err[PAYMENT_ERR_MAX];
+    const jw_msg *msg = j->msg;
+    const char *cur;
+    const cJSON *amt = cJSON_GetObjectItemCaseSensitive(j->ev, "total_amount");
+    payment_gw gw;
+
+    if (!oc_amount_ok(amt)) {
+        oc_verdict(j->res, JW_REJECT, "%s: total_amount: must be a number > 0", msg->subject);
+        return;
+    }
+    if ((cur = oc_req_string(j->ev, "currency", err, sizeof(err))) == NULL ||
+        !oc_currency_ok(cur)) {
+        oc_verdict(j->res, JW_REJECT, "%s: currency: must be three uppercase letters",
+                   msg->subject);
+        return;
+    }
+    gw = payment_gateway(ctx, j->oid, msg->deliveries);
+    if (gw == GW_TRANSIENT) {
+        ctx->host->counter_add(ctx->inst, ctx->c_transient, 1);
+        oc_verdict(j->res, JW_RETRY, "payment gateway: transient error (simulated) for %s", j->oid);
+        return;
+    }
+    oc_fmt_amount(amt->valuedouble, j->amount);
+    snprintf(j->k1, sizeof(j->k1), "pay:charge:%s", j->oid);
+    snprintf(j->k2, sizeof(j->k2), "pay:charge_count:%s", j->oid);
+    payment_fence(msg, &j->keys[0], &j->args[0]);
+    j->keys[1] = j->k1;
+    j->keys[2] = "pay:charges_total";
+    j->keys[3] = j->k2;
+    j->args[1] = gw == GW_CHARGED ? "charged" : "declined";
+    j->args[2] = j->amount;
+    j->args[3] = cur;
+    j->cmd = (jw_kv_cmd){PAYMENT_SCRIPT_CHARGE, 4, j->keys, 4, j->args};
+    j->run = 1;
+}
+
+/* orders.cancelled.v1: check the event, build the refund script. */
+static void
+payment_prepare_refund(payment_job *j)
+{
+    char err[PAYMENT_ERR_MAX];
+
+    if ((j->why = oc_req_string(j->ev, "reason", err, sizeof(err))) == NULL) {
+        oc_verdict(j->res, JW_REJECT, "%s: %s", j->msg->subject, err);
+        return;
+    }
+    snprintf(j->k1, sizeof(j->k1), "pay:charge:%s", j->oid);
+    snprintf(j->k2, sizeof(j->k2), "pay:refund:%s", j->oid);
+    payment_fence(j->msg, &j->keys[0], &j->args[0]);
+    j->keys[1] = j->k1;
+    j->keys[2] = j->k2;
+    j->keys[3] = "pay:refunds_total";
+    j->args[1] = j->why;
+    j->cmd = (jw_kv_cmd){PAYMENT_SCRIPT_REFUND, 4, j->keys, 2, j->args};
+    j->run = 1;
+}
+
+static void
+payment_prepare(payment_ctx *ctx, payment_job *j)
+{
+    char err[PAYMENT_ERR_MAX];
+    const jw_msg *msg = j->msg;
+
+    if (strcmp(msg->subject, "orders.created.v1") == 0) {
+        j->refund = 0;
+    } else if (strcmp(msg->subject, "orders.cancelled.v1") == 0) {
+        j->refund = 1;
+    } else {
+        oc_verdict(j->res, JW_REJECT, "unexpected subject %s", msg->subject);
+        return;
+    }
+    if ((j->ev = oc_parse_event(msg, &j->oid, err, sizeof(err))) == NULL) {
+        oc_verdict(j->res, JW_REJECT, "%s: %s", msg->subject, err);
+        return;
+    }
+    if (j->refund)
+        payment_prepare_refund(j);
+    else
+        payment_prepare_charge(ctx, j);
+}
+
+/*
+ * Check a fenced script's reply. Returns its status string, or NULL after
+ * setting a RETRY verdict.
  */
 static const char *
-payment_eval(payment_ctx *ctx, const char *script, const char *const keys[4],
-             const char *const *args, size_t nargs, jw_kv_reply **r, jw_result *res)
+payment_status(const jw_kv_reply *r, jw_result *res)
 {
     const char *st;
-    int rc = ctx->host->kv_eval(ctx->inst, script, 4, keys, nargs, args, r);
 
-    if (rc != JW_OK || *r == NULL || (*r)->type == JW_KV_ERROR) {
-        oc_verdict(res, JW_RETRY, "redis: %s",
-                   *r && (*r)->type == JW_KV_ERROR ? (*r)->str : "unavailable");
+    if (r == NULL || r->type == JW_KV_ERROR) {
+        oc_verdict(res, JW_RETRY, "redis: %s", r ? r->str : "unavailable");
         return NULL;
     }
-    if ((st = oc_reply_str(*r, 0)) == NULL || oc_reply_str(*r, 3) == NULL) {
+    if ((st = oc_reply_str(r, 0)) == NULL || oc_reply_str(r, 3) == NULL) {
         oc_verdict(res, JW_RETRY, "redis: unexpected script reply");
         return NULL;
     }
@@ -105,123 +222,119 @@ payment_eval(payment_ctx *ctx, const char *script, const char *const keys[4],
     return st;
 }
 
-/* orders.created.v1: charge once, publish the outcome. */
+/* After the charge script: publish the recorded outcome. */
 static void
-payment_charge(payment_ctx *ctx, const jw_msg *msg, jw_result *res)
+payment_finish_charge(payment_ctx *ctx, payment_job *j, const jw_kv_reply *r, const char *st)
 {
-    char err[PAYMENT_ERR_MAX], ckey[OC_ID_MAX + 16], nkey[OC_ID_MAX + 24], amount[32];
-    const char *oid, *cur, *st;
-    const cJSON *amt;
-    cJSON *ev = oc_parse_event(msg, &oid, err, sizeof(err));
-    jw_kv_reply *r = NULL;
-    payment_gw gw;
-    int rc;
+    int charged, rc;
 
-    if (ev == NULL) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
-        return;
-    }
-    amt = cJSON_GetObjectItemCaseSensitive(ev, "total_amount");
-    if (!oc_amount_ok(amt)) {
-        oc_verdict(res, JW_REJECT, "%s: total_amount: must be a number > 0", msg->subject);
-        goto out;
-    }
-    if ((cur = oc_req_string(ev, "currency", err, sizeof(err))) == NULL || !oc_currency_ok(cur)) {
-        oc_verdict(res, JW_REJECT, "%s: currency: must be three uppercase letters", msg->subject);
-        goto out;
-    }
-    gw = payment_gateway(ctx, oid, msg->deliveries);
-    if (gw == GW_TRANSIENT) {
-        ctx->host->counter_add(ctx->inst, ctx->c_transient, 1);
-        oc_verdict(res, JW_RETRY, "payment gateway: transient error (simulated) for %s", oid);
-        goto out;
-    }
-    oc_fmt_amount(amt->valuedouble, amount);
-    snprintf(ckey, sizeof(ckey), "pay:charge:%s", oid);
-    snprintf(nkey, sizeof(nkey), "pay:charge_count:%s", oid);
-    {
-        const char *token = msg->dedup_key && msg->claim_token ? msg->claim_token : "";
-        const char *keys[4] = {msg->dedup_key && *token ? msg->dedup_key : PAYMENT_NO_FENCE, ckey,
-                               "pay:charges_total", nkey};
-        const char *args[] = {token, gw == GW_CHARGED ? "charged" : "declined", amount, cur};
-        if ((st = payment_eval(ctx, PAYMENT_SCRIPT_CHARGE, keys, args, 4, &r, res)) == NULL)
-            goto out;
-    }
     if (strcmp(st, "DUP") == 0 || strcmp(st, "CANCELLED") == 0) {
         if (st[0] == 'C')
-            ctx->host->log(ctx->inst, msg, JW_LOG_INFO, "order %s was cancelled before payment",
-                           oid);
-        goto out;
-    }
-    {
-        /* OK (recorded now) or ALREADY (recorded by an earlier attempt): the record decides. */
-        int charged = strcmp(oc_reply_str(r, 1), "charged") == 0;
-        if (st[0] == 'O')
-            ctx->host->counter_add(ctx->inst, charged ? ctx->c_charges : ctx->c_declines, 1);
-        rc = payment_publish(ctx, msg, charged ? "completed" : "failed", oid, oc_reply_str(r, 2),
-                             oc_reply_str(r, 3), charged ? NULL : "declined");
-        if (rc != JW_OK)
-            oc_verdict(res, JW_RETRY, "publish payments.%s.v1 failed (%d)",
-                       charged ? "completed" : "failed", rc);
-    }
-out:
-    if (r != NULL)
-        ctx->host->kv_reply_free(r);
-    cJSON_Delete(ev);
-}
-
-/* orders.cancelled.v1: refund a charge once, publish payments.refunded.v1. */
-static void
-payment_refund(payment_ctx *ctx, const jw_msg *msg, jw_result *res)
-{
-    char err[PAYMENT_ERR_MAX], ckey[OC_ID_MAX + 16], fkey[OC_ID_MAX + 16];
-    const char *oid, *why, *st;
-    cJSON *ev = oc_parse_event(msg, &oid, err, sizeof(err));
-    jw_kv_reply *r = NULL;
-    int rc;
-
-    if (ev == NULL) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
+            ctx->host->log(ctx->inst, j->msg, JW_LOG_INFO, "order %s was cancelled before payment",
+                           j->oid);
         return;
     }
-    if ((why = oc_req_string(ev, "reason", err, sizeof(err))) == NULL) {
-        oc_verdict(res, JW_REJECT, "%s: %s", msg->subject, err);
-        goto out;
-    }
-    snprintf(ckey, sizeof(ckey), "pay:charge:%s", oid);
-    snprintf(fkey, sizeof(fkey), "pay:refund:%s", oid);
-    {
-        const char *token = msg->dedup_key && msg->claim_token ? msg->claim_token : "";
-        const char *keys[4] = {msg->dedup_key && *token ? msg->dedup_key : PAYMENT_NO_FENCE, ckey,
-                               fkey, "pay:refunds_total"};
-        const char *args[] = {token, why};
-        if ((st = payment_eval(ctx, PAYMENT_SCRIPT_REFUND, keys, args, 2, &r, res)) == NULL)
-            goto out;
-    }
+    /* OK (recorded now) or ALREADY (recorded by an earlier attempt): the record decides. */
+    charged = strcmp(oc_reply_str(r, 1), "charged") == 0;
+    if (st[0] == 'O')
+        ctx->host->counter_add(ctx->inst, charged ? ctx->c_charges : ctx->c_declines, 1);
+    rc = payment_publish(ctx, j->msg, charged ? "completed" : "failed", j->oid, oc_reply_str(r, 2),
+                         oc_reply_str(r, 3), charged ? NULL : "declined");
+    if (rc != JW_OK)
+        oc_verdict(j->res, JW_RETRY, "publish payments.%s.v1 failed (%d)",
+                   charged ? "completed" : "failed", rc);
+}
+
+/* After the refund script: publish payments.refunded.v1 when there was a refund. */
+static void
+payment_finish_refund(payment_ctx *ctx, payment_job *j, const jw_kv_reply *r, const char *st)
+{
+    int rc;
+
     if (strcmp(st, "REFUNDED") != 0 && strcmp(st, "ALREADY") != 0)
-        goto out; /* DUP, NO_CHARGE, VOIDED: nothing to refund */
+        return; /* DUP, NO_CHARGE, VOIDED: nothing to refund */
     if (st[0] == 'R')
         ctx->host->counter_add(ctx->inst, ctx->c_refunds, 1);
-    rc = payment_publish(ctx, msg, "refunded", oid, oc_reply_str(r, 1), oc_reply_str(r, 2), why);
+    rc = payment_publish(ctx, j->msg, "refunded", j->oid, oc_reply_str(r, 1), oc_reply_str(r, 2),
+                         j->why);
     if (rc != JW_OK)
-        oc_verdict(res, JW_RETRY, "publish payments.refunded.v1 failed (%d)", rc);
+        oc_verdict(j->res, JW_RETRY, "publish payments.refunded.v1 failed (%d)", rc);
+}
+
+/*
+ * Handle n messages: prepare each, run their scripts in one Redis round trip
+ * (kv_pipeline; one kv_eval each on a 1.0 host), then publish each outcome
+ * (asynchronously on a 1.1 host). Each message's charge stays one fenced
+ * script, so the batch changes the round trips, not what is atomic.
+ */
+static void
+payment_run(payment_ctx *ctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    /* One message (handle()) needs no heap. */
+    payment_job one_job, *jobs = &one_job;
+    jw_kv_cmd one_cmd, *cmds = &one_cmd;
+    jw_kv_reply *one_reply, **replies = &one_reply;
+    size_t ncmd = 0;
+
+    memset(&one_job, 0, sizeof(one_job));
+    if (n > 1) {
+        jobs = calloc(n, sizeof(*jobs));
+        cmds = calloc(n, sizeof(*cmds));
+        replies = calloc(n, sizeof(*replies));
+    }
+    if (jobs == NULL || cmds == NULL || replies == NULL) {
+        for (size_t i = 0; i < n; i++)
+            oc_verdict(&results[i], JW_RETRY, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].msg = msgs[i];
+        jobs[i].res = &results[i];
+        payment_prepare(ctx, &jobs[i]);
+        if (jobs[i].run)
+            cmds[ncmd++] = jobs[i].cmd;
+    }
+    oc_kv_run(ctx->host, ctx->inst, cmds, ncmd, replies);
+    ncmd = 0;
+    for (size_t i = 0; i < n; i++) {
+        payment_job *j = &jobs[i];
+        const jw_kv_reply *r;
+        const char *st;
+
+        if (!j->run)
+            continue;
+        r = replies[ncmd++];
+        if ((st = payment_status(r, j->res)) == NULL)
+            continue;
+        if (j->refund)
+            payment_finish_refund(ctx, j, r, st);
+        else
+            payment_finish_charge(ctx, j, r, st);
+    }
 out:
-    if (r != NULL)
-        ctx->host->kv_reply_free(r);
-    cJSON_Delete(ev);
+    for (size_t i = 0; jobs && cmds && replies && i < n; i++)
+        cJSON_Delete(jobs[i].ev);
+    for (size_t i = 0; replies && i < ncmd; i++) {
+        if (replies[i] != NULL)
+            ctx->host->kv_reply_free(replies[i]);
+    }
+    if (n > 1) {
+        free(replies);
+        free(cmds);
+        free(jobs);
+    }
 }
 
 static void
 payment_handle(void *vctx, const jw_msg *msg, jw_result *res)
 {
-    payment_ctx *ctx = vctx;
+    payment_run(vctx, &msg, res, 1);
+}
 
-    if (strcmp(msg->subject, "orders.created.v1") == 0)
-        payment_charge(ctx, msg, res);
-    else if (strcmp(msg->subject, "orders.cancelled.v1") == 0)
-        payment_refund(ctx, msg, res);
-    else
-        oc_verdict(res, JW_REJECT, "unexpected subject %s", msg->subject);
+static void
+payment_handle_batch(void *vctx, const jw_msg *const *msgs, jw_result *results, size_t n)
+{
+    payment_run(vctx, msgs, results, n);
 }
 
 static int
@@ -294,9 +407,9 @@ static const jw_option payment_options[] = {
 
 static const jw_plugin payment_plugin = {
     JW_PLUGIN_STAMP,      .name = "payment",
-    .version = "1.0.0",   .options = payment_options,
+    .version = "1.1.0",   .options = payment_options,
     .init = payment_init, .handle = payment_handle,
-    .fini = payment_fini,
+    .fini = payment_fini, .handle_batch = payment_handle_batch,
 };
 
 JW_PLUGIN_DEFINE(payment_plugin)

@@ -177,7 +177,15 @@ bad:
     return NULL;
 }
 
-/* Serialise doc and publish it with msg_id; JW_OK or the host's error. */
+/*
+ * Serialise doc and publish it with msg_id; JW_OK or the host's error.
+ * On an ABI 1.1 host the publish is asynchronous: JW_OK means handed to the
+ * connection, and the host settles `cause` (commit, ACK; or the reply of a
+ * request) only once the PubAck is in, turning the verdict into a RETRY
+ * when it fails. So a handler may treat JW_OK alike in both cases: what it
+ * published is durable before its message counts as done. On a 1.0 host it
+ * waits for the PubAck here.
+ */
 static inline int
 oc_publish(const jw_host *host, jw_instance *inst, const jw_msg *cause, const char *subject,
            const cJSON *doc, const char *msg_id)
@@ -187,9 +195,54 @@ oc_publish(const jw_host *host, jw_instance *inst, const jw_msg *cause, const ch
 
     if (text == NULL)
         return JW_ENOMEM;
-    rc = host->publish(inst, cause, subject, text, strlen(text), msg_id, NULL, 0);
+    if (cause != NULL && JW_HOST_HAS(host, publish_async))
+        rc = host->publish_async(inst, cause, subject, text, strlen(text), msg_id, NULL, 0);
+    else
+        rc = host->publish(inst, cause, subject, text, strlen(text), msg_id, NULL, 0);
     cJSON_free(text);
     return rc;
+}
+
+/* True when the host settles a cause only after its publishes' PubAcks. */
+static inline int
+oc_async_publish(const jw_host *host)
+{
+    return JW_HOST_HAS(host, publish_async);
+}
+
+/*
+ * Run n scripts (cmds[i].script set) and fill replies[i] (each NULL or the
+ * caller's to kv_reply_free): one pipelined round trip on an ABI 1.1 host,
+ * one kv_eval each on a 1.0 host. A NULL reply means Redis did not answer
+ * that command (the caller retries its message); a JW_KV_ERROR reply
+ * carries Redis's error text.
+ */
+static inline void
+oc_kv_run(const jw_host *host, jw_instance *inst, const jw_kv_cmd *cmds, size_t n,
+          jw_kv_reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (n == 0)
+        return;
+    if (JW_HOST_HAS(host, kv_pipeline)) {
+        if (host->kv_pipeline(inst, cmds, n, replies) != JW_OK) {
+            for (size_t i = 0; i < n; i++) {
+                if (replies[i] != NULL)
+                    host->kv_reply_free(replies[i]); /* the contract says NULL; be safe */
+                replies[i] = NULL;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (host->kv_eval(inst, cmds[i].script, cmds[i].nkeys, cmds[i].keys, cmds[i].nargs,
+                          cmds[i].args, &replies[i]) != JW_OK &&
+            replies[i] != NULL && replies[i]->type != JW_KV_ERROR) {
+            host->kv_reply_free(replies[i]);
+            replies[i] = NULL;
+        }
+    }
 }
 
 /* Element i of an array reply as a string, or NULL. */

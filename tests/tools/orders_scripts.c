@@ -529,6 +529,19 @@ ord_record(redisContext *c, const char *order, const char *field, const char *va
     return eval(c, ORDER_SCRIPT_RECORD, 1, keys, 3, args);
 }
 
+/* ORDER_SCRIPT_RECORD in mark mode (ABI 1.1 publish_async); redelivery flag. */
+static redisReply *
+ord_record_mark(redisContext *c, const char *order, const char *field, const char *value,
+                const char *redelivery)
+{
+    char k[128];
+    const char *keys[] = {k};
+    const char *args[] = {field, value, "0", "1", redelivery};
+
+    snprintf(k, sizeof(k), "ord:%s", order);
+    return eval(c, ORDER_SCRIPT_RECORD, 1, keys, 5, args);
+}
+
 static long long
 ord_published(redisContext *c, const char *order)
 {
@@ -587,6 +600,21 @@ test_order(void)
     CHECK(ord_is(ord_record(c, "d4", "payment", "failed"), "WAITING", "", ""), "d4 ignores");
     CHECK(ord_is(ord_record(c, "d4", "inventory", "reserved"), "DECIDED", "confirmed", ""),
           "d4 confirmed");
+
+    /* mark mode: marked as decided; only a redelivery publishes again */
+    CHECK(ord_is(ord_record_mark(c, "d5", "payment", "completed", "0"), "WAITING", "", ""),
+          "d5 waits");
+    CHECK(
+        ord_is(ord_record_mark(c, "d5", "inventory", "reserved", "0"), "DECIDED", "confirmed", ""),
+        "d5 confirmed");
+    CHECK(ord_is(ord_record_mark(c, "d5", "inventory", "reserved", "0"), "DONE", "confirmed", ""),
+          "d5 marked published with the decision");
+    CHECK(ord_is(ord_record_mark(c, "d5", "inventory", "reserved", "1"), "UNPUBLISHED", "confirmed",
+                 ""),
+          "a redelivery of d5 publishes again");
+    CHECK(
+        ord_is(ord_record_mark(c, "d5", "payment", "failed", "1"), "UNPUBLISHED", "confirmed", ""),
+        "and never changes the decision");
     redisFree(c);
     report(before, "order: decide once, first outcome wins, republish until marked");
 }

@@ -222,6 +222,54 @@ test_rejects_malformed_events(void **state)
     assert_int_equal(fh.npubs, 0);
 }
 
+/* A batch on a 1.1 host: one round trip for reserve, release and sale. */
+static void
+test_batch(void **state)
+{
+    char err[256] = "";
+    void *ctx = NULL;
+    jw_msg m[4] = {
+        fh_msg("orders.created.v1", CREATED("[{\"sku\":\"A\",\"qty\":2}]")),
+        fh_msg("payments.failed.v1", EV),
+        fh_msg("orders.created.v1", CREATED("[]")),
+        fh_msg("orders.confirmed.v1", EV),
+    };
+    jw_result res[4];
+
+    (void)state;
+    assert_int_equal(P->init(&fh_host11, NULL, "{\"record_ttl\":5000}", &ctx, err, sizeof(err)), 0);
+    fh_queue_strings("RESERVED", "", "1", NULL);
+    fh_queue_strings("RELEASED", "reserved", NULL);
+    fh_queue_strings("NOT_RESERVED", "", NULL);
+    fh_handle_batch(P, ctx, m, res, 4);
+    assert_int_equal(fh.npipelines, 1);
+    assert_int_equal(fh.nevals, 3);
+    assert_ptr_equal(fh.evals[0].script, INVENTORY_SCRIPT_RESERVE);
+    assert_string_equal(fh.evals[0].keys[1], "inv:stock:A");
+    assert_string_equal(fh.evals[0].args[2], "2");
+    assert_ptr_equal(fh.evals[1].script, INVENTORY_SCRIPT_RELEASE);
+    assert_ptr_equal(fh.evals[2].script, INVENTORY_SCRIPT_COMMIT);
+    assert_int_equal(res[0].verdict, JW_ACK);
+    assert_int_equal(res[1].verdict, JW_ACK);
+    assert_int_equal(res[2].verdict, JW_REJECT);
+    assert_int_equal(res[3].verdict, JW_REJECT);
+    assert_int_equal(fh.npubs, 1);
+    assert_string_equal(fh.pubs[0].subject, "inventory.reserved.v1");
+    assert_true(fh.pubs[0].async);
+    assert_ptr_equal(fh.pubs[0].cause, &m[0]);
+    assert_int_equal(fh_counter("reservations"), 1);
+    assert_int_equal(fh_counter("releases"), 1);
+    /* Redis down: the scripted messages retry, the invalid one stays rejected */
+    fh.pipeline_rc = JW_EIO;
+    fh_handle_batch(P, ctx, m, res, 4);
+    assert_int_equal(res[0].verdict, JW_RETRY);
+    assert_int_equal(res[1].verdict, JW_RETRY);
+    assert_int_equal(res[2].verdict, JW_REJECT);
+    assert_int_equal(res[3].verdict, JW_RETRY);
+    assert_int_equal(fh.npubs, 1);
+    P->fini(ctx);
+}
+
 int
 main(void)
 {
@@ -232,6 +280,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reserve_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_and_sale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_malformed_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,84 @@ test_init_refuses_bad_config(void **state)
     assert_null(ctx);
 }
 
+/* An instance on the ABI 1.1 fake host (kv_pipeline, publish_async). */
+static void *
+start11(void)
+{
+    char err[256] = "";
+    void *ctx = NULL;
+
+    assert_int_equal(P->init(&fh_host11, NULL, "{\"state_ttl\":1000}", &ctx, err, sizeof(err)), 0);
+    return ctx;
+}
+
+/*
+ * A batch on a 1.1 host: the record scripts in one round trip, in mark mode
+ * (the decision is marked published as it is made: no second script), a
+ * redelivery flagged so that a decided order is published again.
+ */
+static void
+test_batch_marks_decisions(void **state)
+{
+    void *ctx = start11();
+    jw_msg m[4] = {
+        fh_msg("inventory.reserved.v1", EV("")),
+        fh_msg("payments.completed.v1", EV(",\"amount\":5,\"currency\":\"EUR\"")),
+        fh_msg("payments.refunded.v1", EV("")),
+        fh_msg("inventory.rejected.v1", EV("")), /* no reason, no sku */
+    };
+    jw_result res[4];
+
+    (void)state;
+    m[1].deliveries = 2;
+    fh_queue_strings("DECIDED", "confirmed", "", NULL);
+    fh_queue_strings("UNPUBLISHED", "confirmed", "", NULL);
+    fh_handle_batch(P, ctx, m, res, 4);
+    assert_int_equal(fh.npipelines, 1);
+    assert_int_equal(fh.nevals, 2);
+    assert_ptr_equal(fh.evals[0].script, ORDER_SCRIPT_RECORD);
+    assert_int_equal(fh.evals[0].nargs, 5);
+    assert_string_equal(fh.evals[0].args[3], "1");
+    assert_string_equal(fh.evals[0].args[4], "0");
+    assert_string_equal(fh.evals[1].args[0], "payment");
+    assert_string_equal(fh.evals[1].args[4], "1");
+    assert_int_equal(res[0].verdict, JW_ACK);
+    assert_int_equal(res[1].verdict, JW_ACK);
+    assert_int_equal(res[2].verdict, JW_ACK);
+    assert_int_equal(res[3].verdict, JW_REJECT);
+    assert_int_equal(fh.npubs, 2);
+    assert_true(fh.pubs[0].async && fh.pubs[1].async);
+    assert_ptr_equal(fh.pubs[0].cause, &m[0]);
+    assert_ptr_equal(fh.pubs[1].cause, &m[1]);
+    assert_string_equal(fh.pubs[1].msg_id, "orders.confirmed:ord-1");
+    assert_int_equal(fh_counter("orders_confirmed"), 1);
+    /* a publish refused at once retries that message */
+    fh.publish_rc = JW_EIO;
+    fh_queue_strings("DECIDED", "cancelled", "out_of_stock", NULL);
+    fh_handle_batch(P, ctx, m, res, 1);
+    assert_int_equal(res[0].verdict, JW_RETRY);
+    assert_string_equal(res[0].reason, "publish orders.cancelled.v1 failed (-5)");
+    P->fini(ctx);
+}
+
+/* orders.create on a 1.1 host: publish_async, then the reply (the host holds it). */
+static void
+test_create_async(void **state)
+{
+    void *ctx = start11();
+    jw_msg m = request(GOOD_ORDER);
+    jw_result res = fh_handle(P, ctx, &m);
+
+    (void)state;
+    assert_int_equal(res.verdict, JW_ACK);
+    assert_int_equal(fh.npubs, 1);
+    assert_true(fh.pubs[0].async);
+    assert_ptr_equal(fh.pubs[0].cause, &m);
+    assert_int_equal(fh.nresponses, 1);
+    assert_string_equal(fh_str(fh.response, "status"), "accepted");
+    P->fini(ctx);
+}
+
 int
 main(void)
 {
@@ -347,6 +425,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_refund_event_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_refuses_bad_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_marks_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_async, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,6 +289,98 @@ test_init_refuses_bad_config(void **state)
     assert_null(ctx);
 }
 
+/* An instance on the ABI 1.1 fake host (kv_pipeline, publish_async). */
+static void *
+start11(const char *config)
+{
+    char err[256] = "";
+    void *ctx = NULL;
+
+    assert_int_equal(P->init(&fh_host11, NULL, config, &ctx, err, sizeof(err)), 0);
+    return ctx;
+}
+
+/* A batch: one pipelined round trip, mixed verdicts, asynchronous publishes. */
+static void
+test_batch_mixed_verdicts(void **state)
+{
+    void *ctx = start11("{}");
+    jw_msg m[4] = {
+        fh_msg("orders.created.v1", CREATED("ord-1")),
+        fh_msg("orders.created.v1", "{bad"),
+        fh_msg("orders.cancelled.v1", CANCELLED("ord-2", "out_of_stock")),
+        fh_msg("orders.created.v1", CREATED("ord-3")),
+    };
+    jw_result res[4];
+
+    (void)state;
+    fh_queue_strings("OK", "charged", "59.9", "EUR", NULL);
+    fh_queue_strings("REFUNDED", "10", "EUR", "", NULL);
+    fh_queue_strings("LEASE_LOST", "", "", "", NULL);
+    fh_handle_batch(P, ctx, m, res, 4);
+    assert_int_equal(fh.npipelines, 1);
+    assert_int_equal(fh.nevals, 3);
+    assert_ptr_equal(fh.evals[0].script, PAYMENT_SCRIPT_CHARGE);
+    assert_string_equal(fh.evals[0].keys[1], "pay:charge:ord-1");
+    assert_ptr_equal(fh.evals[1].script, PAYMENT_SCRIPT_REFUND);
+    assert_string_equal(fh.evals[1].keys[2], "pay:refund:ord-2");
+    assert_string_equal(fh.evals[1].args[1], "out_of_stock");
+    assert_ptr_equal(fh.evals[2].script, PAYMENT_SCRIPT_CHARGE);
+    assert_string_equal(fh.evals[2].keys[1], "pay:charge:ord-3");
+    /* the fence of each message is its own claim */
+    assert_string_equal(fh.evals[2].keys[0], "jw:c:mid");
+    assert_string_equal(fh.evals[2].args[0], "tok");
+    assert_int_equal(res[0].verdict, JW_ACK);
+    assert_int_equal(res[1].verdict, JW_REJECT);
+    assert_int_equal(res[2].verdict, JW_ACK);
+    assert_int_equal(res[3].verdict, JW_RETRY);
+    assert_string_equal(res[3].reason, "dedup lease lost before the payment was recorded");
+    assert_int_equal(fh.npubs, 2);
+    assert_string_equal(fh.pubs[0].subject, "payments.completed.v1");
+    assert_true(fh.pubs[0].async);
+    assert_ptr_equal(fh.pubs[0].cause, &m[0]);
+    assert_string_equal(fh.pubs[1].subject, "payments.refunded.v1");
+    assert_true(fh.pubs[1].async);
+    assert_ptr_equal(fh.pubs[1].cause, &m[2]);
+    assert_int_equal(fh_counter("charges"), 1);
+    assert_int_equal(fh_counter("refunds"), 1);
+    P->fini(ctx);
+}
+
+/* The round trip fails: every message that needed it retries, none publishes. */
+static void
+test_batch_redis_down_retries(void **state)
+{
+    void *ctx = start11("{}");
+    jw_msg m[3] = {
+        fh_msg("orders.created.v1", CREATED("ord-1")),
+        fh_msg("orders.created.v1", "{bad"),
+        fh_msg("orders.created.v1", CREATED("ord-2")),
+    };
+    jw_result res[3];
+
+    (void)state;
+    fh.pipeline_rc = JW_ETIMEDOUT;
+    fh_handle_batch(P, ctx, m, res, 3);
+    assert_int_equal(fh.npipelines, 1);
+    assert_int_equal(res[0].verdict, JW_RETRY);
+    assert_string_equal(res[0].reason, "redis: unavailable");
+    assert_int_equal(res[1].verdict, JW_REJECT);
+    assert_int_equal(res[2].verdict, JW_RETRY);
+    assert_int_equal(fh.npubs, 0);
+    /* a publish refused at once retries that message only */
+    fh.pipeline_rc = JW_OK;
+    fh_queue_strings("OK", "charged", "59.9", "EUR", NULL);
+    fh_queue_error("ERR boom");
+    fh.publish_rc = JW_EIO;
+    fh_handle_batch(P, ctx, m, res, 3);
+    assert_int_equal(res[0].verdict, JW_RETRY);
+    assert_string_equal(res[0].reason, "publish payments.completed.v1 failed (-5)");
+    assert_int_equal(res[2].verdict, JW_RETRY);
+    assert_string_equal(res[2].reason, "redis: ERR boom");
+    P->fini(ctx);
+}
+
 int
 main(void)
 {
@@ -305,6 +397,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rejects_malformed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_refuses_bad_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_mixed_verdicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_redis_down_retries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

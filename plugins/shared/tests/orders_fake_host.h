@@ -2,6 +2,8 @@
  * orders_fake_host.h -- a fake jw_host table for the unit tests of the
  * order, payment and inventory plugins: records what a plugin publishes,
  * answers and evaluates, and hands kv_eval replies queued by the test.
+ * fh_host is an ABI 1.0 host; fh_host11 adds publish_async and kv_pipeline
+ * (its commands take the queued replies in order, as evals).
  * Only the plugin's own logic is under test here; the scripts themselves
  * run against a real redis-server in t_orders_scripts.sh.
  *
@@ -23,7 +25,9 @@
 typedef struct fh_pub {
     char subject[128];
     char msg_id[160];
-    cJSON *doc; /* the payload, parsed */
+    cJSON *doc;          /* the payload, parsed */
+    int async;           /* 1: publish_async */
+    const jw_msg *cause; /* the cause given */
 } fh_pub;
 
 typedef struct fh_eval {
@@ -36,7 +40,9 @@ typedef struct fh_eval {
 static struct {
     fh_pub pubs[FH_MAX];
     int npubs;
-    int publish_rc;  /* what publish returns */
+    int publish_rc;  /* what publish and publish_async return */
+    int npipelines;  /* kv_pipeline calls */
+    int pipeline_rc; /* what kv_pipeline returns (JW_OK: take queued replies) */
     cJSON *response; /* the last respond(), parsed */
     int nresponses;
     jw_kv_reply *replies[FH_MAX]; /* queued kv_eval replies; NULL entry = JW_EIO */
@@ -86,6 +92,19 @@ fh_publish(jw_instance *inst, const jw_msg *cause, const char *subject, const vo
 }
 
 static inline int
+fh_publish_async(jw_instance *inst, const jw_msg *cause, const char *subject, const void *data,
+                 size_t len, const char *msg_id, const jw_header *headers, size_t nheaders)
+{
+    int rc = fh_publish(inst, cause, subject, data, len, msg_id, headers, nheaders);
+
+    if (rc == JW_OK && fh.npubs > 0) {
+        fh.pubs[fh.npubs - 1].async = 1;
+        fh.pubs[fh.npubs - 1].cause = cause;
+    }
+    return rc;
+}
+
+static inline int
 fh_respond(jw_instance *inst, const jw_msg *req, const void *data, size_t len)
 {
     (void)inst;
@@ -113,6 +132,37 @@ fh_eval_fn(jw_instance *inst, const char *script, size_t nkeys, const char *cons
     }
     *reply = fh.next_reply < fh.nreplies ? fh.replies[fh.next_reply++] : NULL;
     return *reply ? JW_OK : JW_EIO;
+}
+
+static inline void fh_reply_free(jw_kv_reply *r);
+
+/* kv_pipeline: records every command as an eval; replies from the queue. */
+static inline int
+fh_pipeline(jw_instance *inst, const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies)
+{
+    fh.npipelines++;
+    for (size_t i = 0; i < n; i++) {
+        replies[i] = NULL;
+        fh_eval_fn(inst, cmds[i].script, cmds[i].nkeys, cmds[i].keys, cmds[i].nargs, cmds[i].args,
+                   &replies[i]);
+    }
+    if (fh.pipeline_rc != JW_OK) {
+        for (size_t i = 0; i < n; i++) {
+            fh_reply_free(replies[i]);
+            replies[i] = NULL;
+        }
+        return fh.pipeline_rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i] == NULL) { /* the queue ran dry: the whole pipeline fails */
+            for (size_t k = 0; k < n; k++) {
+                fh_reply_free(replies[k]);
+                replies[k] = NULL;
+            }
+            return JW_EIO;
+        }
+    }
+    return JW_OK;
 }
 
 static inline void
@@ -169,6 +219,23 @@ static const jw_host fh_host = {
     .free = free,
     .counter_register = fh_counter_register,
     .counter_add = fh_counter_add,
+};
+
+/* An ABI 1.1 host: publish_async and kv_pipeline as well. */
+static const jw_host fh_host11 = {
+    .struct_size = sizeof(jw_host),
+    .abi_major = JW_ABI_MAJOR,
+    .abi_minor = JW_ABI_MINOR,
+    .log = fh_log,
+    .publish = fh_publish,
+    .respond = fh_respond,
+    .kv_eval = fh_eval_fn,
+    .kv_reply_free = fh_reply_free,
+    .free = free,
+    .counter_register = fh_counter_register,
+    .counter_add = fh_counter_add,
+    .publish_async = fh_publish_async,
+    .kv_pipeline = fh_pipeline,
 };
 
 /* Queue a kv_eval reply: an array of the given strings (NULL ends them). */
@@ -250,6 +317,19 @@ fh_handle(const jw_plugin *p, void *ctx, const jw_msg *m)
 
     p->handle(ctx, m, &res);
     return res;
+}
+
+/* Handle n messages in one handle_batch call; results pre-set as the host does. */
+static inline void
+fh_handle_batch(const jw_plugin *p, void *ctx, const jw_msg *m, jw_result *res, size_t n)
+{
+    const jw_msg *mp[FH_MAX];
+
+    for (size_t i = 0; i < n && i < FH_MAX; i++) {
+        mp[i] = &m[i];
+        res[i] = (jw_result){.verdict = JW_ACK, .delay_ms = -1};
+    }
+    p->handle_batch(ctx, mp, res, n);
 }
 
 /* String member of a published or answered document ("" when absent). */
