@@ -351,26 +351,28 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
 /*
  * cnats 3.4.1 (Debian 12's libnats) overflows the message array of a fetch
  * when the subscription already holds messages: _fetch() sizes the array
- * for req->Batch, takes the pending messages (count), then lowers
- * req->Batch by count and keeps reading until count == req->Batch, which
- * never happens once count > Batch - count: it writes past the array until
+ * for req->Batch (B), takes the c0 pending messages, lowers req->Batch to
+ * B - c0 when it sends its pull request, and keeps reading until
+ * count == req->Batch; with 1 <= c0 and 2*c0 + 1 > B, count is already past
+ * B - c0 after the first message it reads, so it writes past the array until
  * the pull times out (nats.c #749, fixed upstream in 3.8). Messages are
  * pending when a pull's messages arrive after its client-side deadline, e.g.
  * right after a restart with redeliveries flowing; this is the heap
  * corruption ("malloc(): corrupted top size", "double free or corruption")
- * seen in a restarted role, caught by ASan in t_fault_fp_dead_letter.
- * A batch of 1 or 2 cannot reach that state (count <= 2 - count or no
- * second round), so while anything is pending the fetcher takes those
- * messages at most two at a time, and pulls whole batches again once the
- * subscription is empty.
+ * seen in restarted roles, caught by ASan in t_fault_fp_dead_letter and
+ * t_orders_kill_payment. Only B = 1 is safe whatever is pending (c0 = 1
+ * fills it, c0 = 0 reads one), so while anything is pending the fetcher
+ * takes those messages one at a time, and pulls whole batches again once
+ * the subscription is empty. What this cannot close: messages that land
+ * between this check and _fetch's own (a window of microseconds).
  */
 static int
 fetcher_safe_batch(natsSubscription *sub, int n)
 {
     int pending_msgs = 0, pending_bytes = 0;
-    if (n > 2 && natsSubscription_GetPending(sub, &pending_msgs, &pending_bytes) == NATS_OK &&
+    if (n > 1 && natsSubscription_GetPending(sub, &pending_msgs, &pending_bytes) == NATS_OK &&
         pending_msgs > 0)
-        return 2;
+        return 1;
     return n;
 }
 
