@@ -372,6 +372,13 @@ typedef struct stats_global {
     atomic_int redis_connected;
     atomic_uint_fast64_t redis_reconnects;
     atomic_uint_fast64_t redis_timeouts;
+    /* The dedup store's own guardrails (core/redis/rds_check.c): 1 while the
+     * server's configuration is refused (an evicting maxmemory-policy), with
+     * the reason in redis_refusal (written under stats_lock); the server's
+     * INFO evicted_keys as last seen (0 until known). */
+    atomic_int redis_refused;
+    atomic_int_fast64_t redis_evicted_keys;
+    char redis_refusal[192];
     atomic_uint_fast64_t reloads_ok;
     atomic_uint_fast64_t reloads_failed;
     atomic_int_fast64_t last_reload_ts; /* unix seconds */

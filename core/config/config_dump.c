@@ -268,6 +268,7 @@ dump_consumer(FILE *fp, const cfg_consumer *k)
     kv_dur(fp, 6, "lease", k->dedup.lease_ms);
     kv_dur(fp, 6, "ttl", k->dedup.ttl_ms);
     kv_str(fp, 6, "on_unavailable", unavail[k->dedup.on_unavailable]);
+    kv_bool(fp, 6, "require_fsync", k->dedup.require_fsync);
     kv_bool(fp, 4, "prune", k->prune);
 }
 
@@ -314,6 +315,7 @@ config_dump(const jw_config *cfg, FILE *fp)
         kv_str(fp, 2, "user", cfg->redis.user);
         kv_secret(fp, 2, "password", cfg->redis.password);
         kv_dur(fp, 2, "timeout", cfg->redis.timeout_ms);
+        kv_bool(fp, 2, "allow_eviction", cfg->redis.allow_eviction);
     } else {
         fputs("# redis: not configured (no dedup)\n", fp);
     }

@@ -22,6 +22,12 @@ http_default_ready(void *ud, char *reason, size_t reasonlen)
         snprintf(reason, reasonlen, "draining");
         return 0;
     }
+    if (atomic_load(&stats.needs_redis) && atomic_load(&stats.redis_refused)) {
+        stats_lock();
+        snprintf(reason, reasonlen, "redis refused: %s", stats.redis_refusal);
+        stats_unlock();
+        return 0;
+    }
     if (atomic_load(&stats.needs_redis) && !atomic_load(&stats.redis_connected)) {
         snprintf(reason, reasonlen, "redis unreachable");
         return 0;

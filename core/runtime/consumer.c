@@ -299,10 +299,14 @@ fetcher_refresh_due(fetcher *f)
 
 /* A consumer that needs claims pauses while Redis is down (on_unavailable:
  * pause): pulling then would only fill memory with messages it cannot
- * claim, while JetStream keeps them safely. */
+ * claim, while JetStream keeps them safely. Every dedup consumer pauses
+ * while the server is refused (an evicting policy): processing without
+ * claims there is exactly the silent forgetting the refusal prevents. */
 static int
 fetcher_paused(rt_consumer *c)
 {
+    if (atomic_load(&c->dedup) && atomic_load(&c->r->redis_refused))
+        return 1;
     return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
 }
 

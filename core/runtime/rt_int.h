@@ -195,10 +195,11 @@ struct rt_host {
     int reload_pending;
     uint64_t reload_seq;
     atomic_int redis_up;
-    atomic_int stopping; /* for threads: shutting down */
-    jw_host host;        /* the table handed to plugins */
-    void *http;          /* http server, when configured */
-    void *otlp;          /* span exporter, when configured */
+    atomic_int redis_refused; /* the Redis server's configuration is refused (rds on_state -1) */
+    atomic_int stopping;      /* for threads: shutting down */
+    jw_host host;             /* the table handed to plugins */
+    void *http;               /* http server, when configured */
+    void *otlp;               /* span exporter, when configured */
     int grace_expired;
     /* loop: CLAIMED jobs of one consumer gathered while claim replies are
      * read, handed to the pool 16 at a time or from run_check at the end of
