@@ -34,8 +34,8 @@ enum {
     RDS_WARN_UNKNOWN_POLICY = 1u << 3,
 };
 
-const char *const rds_config_params[RDS_NCONFIG] = {"maxmemory-policy", "maxmemory",
-                                                    "appendfsync", "save"};
+const char *const rds_config_params[RDS_NCONFIG] = {"maxmemory-policy", "maxmemory", "appendfsync",
+                                                    "save"};
 
 void
 rds_check_reset(rds *r)
