@@ -81,8 +81,13 @@ rt_job_dedup_key(rt_job *j)
     p = key_put(p, end, ":");
     p = key_put(p, end, j->cc->name);
     p = key_put(p, end, ":");
+    char *id_at = p;
     p = key_put(p, end, j->id);
     *p = '\0';
+    /* A replay's key must be one no producer can publish: the id shown as
+     * "X~DLQ:5" is keyed "X DLQ:5", and no valid id has a space. */
+    if (j->replay_at > 0 && id_at + j->replay_at - 1 < p)
+        id_at[j->replay_at - 1] = MSGID_KEY_REPLAY_SEP;
 }
 
 /*
@@ -126,6 +131,12 @@ rt_job_parse(rt_job *j)
     char why[JW_REASON_MAX];
     if (msgid_extract(m, header_first, field, j->id, sizeof(j->id), why, sizeof(why)) == NULL) {
         j->has_id = 1;
+        /* where msgid_extract put the replay marker (the id itself may hold
+         * a '~' too: count from the end) */
+        const char *rp = NULL;
+        if (strchr(j->id, MSGID_REPLAY_SEP) &&
+            natsMsgHeader_Get(m, "Jetway-Replay", &rp) == NATS_OK && rp)
+            j->replay_at = (int)(strlen(j->id) - strlen(rp));
     } else {
         j->id[0] = '\0';
         if (d->enabled) {

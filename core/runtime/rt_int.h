@@ -100,6 +100,8 @@ typedef struct rt_job {
     jsmeta meta;
     int parsed; /* meta, id, trace and key filled in (job_parse) */
     int has_id;
+    int replay_at;           /* a replayed dead letter: index + 1 of the separator before the replay
+                                marker in id (0 = not a replay); the key uses MSGID_KEY_REPLAY_SEP */
     int claimed;             /* a Redis claim is held (token below) */
     int unclaimed;           /* processed without claim (on_unavailable: process) */
     int rejected;            /* handler said REJECT: its dead letter counts as result "reject" */
