@@ -532,6 +532,29 @@ listen_any(const struct addrinfo *ai)
     return -1;
 }
 
+/*
+ * 1 when the socket is bound to a loopback address (127/8, ::1, or a
+ * v4-mapped 127/8): only the host itself can connect. The endpoint has no
+ * access control of its own, so anything else deserves a warning.
+ */
+static int
+bound_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return ss.ss_family == AF_UNIX;
+}
+
 static int
 bound_port(int fd)
 {
@@ -583,6 +606,7 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
     s->ready = ready ? ready : http_default_ready;
     s->ud = ud;
     s->port = bound_port(fd);
+    int loopback = bound_loopback(fd);
     int rc = uv_loop_init(&s->loop);
     if (rc < 0) {
         close(fd);
@@ -625,6 +649,12 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
         return -1;
     }
     log_info("http: serving /metrics /healthz /readyz on %s:%d", host, s->port);
+    if (!loopback)
+        log_warn("http: %s:%d is not a loopback address and the endpoint has no access control: "
+                 "anyone who can reach it reads /metrics (consumer, stream and plugin names, "
+                 "config digest) and can load it; listen on 127.0.0.1, or restrict it with a "
+                 "firewall or network policy",
+                 host, s->port);
     *out = s;
     return 0;
 }
