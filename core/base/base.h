@@ -390,6 +390,13 @@ typedef struct stats_global {
     atomic_uint_fast64_t spans_exported;
     atomic_uint_fast64_t span_export_failures; /* OTLP POSTs that failed */
     atomic_int needs_redis; /* some active consumer dedups through Redis (for /readyz) */
+    /* JetStream liveness (for /readyz): monotonic ms of the first failure
+     * of the current streak of failed JetStream calls (consumer info,
+     * fetch), 0 while they succeed; the last error in js_error (under
+     * stats_lock); not ready once the streak is js_timeout_ms old. */
+    atomic_int_fast64_t js_fail_since_ms;
+    atomic_int_fast64_t js_timeout_ms;
+    char js_error[160];
     int64_t start_ts;
 } stats_global;
 

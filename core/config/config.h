@@ -199,6 +199,10 @@ typedef struct cfg_http {
     int port;
 } cfg_http;
 
+typedef struct cfg_health {
+    int64_t jetstream_timeout_ms; /* not ready after JetStream failed this long; default 15s */
+} cfg_health;
+
 typedef struct cfg_log {
     cfg_log_format format; /* default json */
     int level;             /* jw_log_level; default info */
@@ -227,6 +231,7 @@ typedef struct jw_config {
     cfg_service_ep *services;
     size_t nservices;
     cfg_http http;
+    cfg_health health;
     cfg_log log;
     cfg_tracing tracing;
 } jw_config;

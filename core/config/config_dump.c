@@ -289,6 +289,8 @@ dump_rest(FILE *fp, const jw_config *cfg)
     }
     fputs("http:\n", fp);
     kv_str(fp, 2, "listen", cfg->http.listen);
+    fputs("health:\n", fp);
+    kv_dur(fp, 2, "jetstream_timeout", cfg->health.jetstream_timeout_ms);
     fputs("log:\n", fp);
     kv_str(fp, 2, "format", formats[cfg->log.format]);
     kv_str(fp, 2, "level",

@@ -537,6 +537,7 @@ rt_main(const rt_options *opts)
 
     const jw_config *cur = r->cur->cfg;
     atomic_store(&stats.needs_redis, needs_redis(cur));
+    atomic_store(&stats.js_timeout_ms, cur->health.jetstream_timeout_ms);
     if (cur->has_redis) {
         if (rds_start(r->loop, &cur->redis, on_redis_state, r, &r->rds) != 0)
             log_error("redis: cannot start the client");
