@@ -373,6 +373,13 @@ typedef struct stats_global {
     atomic_int redis_connected;
     atomic_uint_fast64_t redis_reconnects;
     atomic_uint_fast64_t redis_timeouts;
+    /* The dedup store's own guardrails (core/redis/rds_check.c): 1 while the
+     * server's configuration is refused (an evicting maxmemory-policy), with
+     * the reason in redis_refusal (written under stats_lock); the server's
+     * INFO evicted_keys as last seen (0 until known). */
+    atomic_int redis_refused;
+    atomic_int_fast64_t redis_evicted_keys;
+    char redis_refusal[192];
     atomic_uint_fast64_t reloads_ok;
     atomic_uint_fast64_t reloads_failed;
     atomic_int_fast64_t last_reload_ts; /* unix seconds */
@@ -384,6 +391,13 @@ typedef struct stats_global {
     atomic_uint_fast64_t spans_exported;
     atomic_uint_fast64_t span_export_failures; /* OTLP POSTs that failed */
     atomic_int needs_redis; /* some active consumer dedups through Redis (for /readyz) */
+    /* JetStream liveness (for /readyz): monotonic ms of the first failure
+     * of the current streak of failed JetStream calls (consumer info,
+     * fetch), 0 while they succeed; the last error in js_error (under
+     * stats_lock); not ready once the streak is js_timeout_ms old. */
+    atomic_int_fast64_t js_fail_since_ms;
+    atomic_int_fast64_t js_timeout_ms;
+    char js_error[160];
     int64_t start_ts;
 } stats_global;
 

@@ -118,9 +118,11 @@ typedef struct cfg_redis {
     int port;
     char *unix_path; /* unix socket path, or NULL */
     int db;
-    char *user;         /* ACL user, optional */
-    char *password;     /* secret: from url, password, password_file or password_env */
-    int64_t timeout_ms; /* per command; default 2s */
+    char *user;          /* ACL user, optional */
+    char *password;      /* secret: from url, password, password_file or password_env */
+    int64_t timeout_ms;  /* per command; default 2s */
+    bool allow_eviction; /* run dedup consumers even on an evicting maxmemory-policy (done markers
+                            can then be evicted and a duplicate handled again); default false */
 } cfg_redis;
 
 typedef struct cfg_dedup {
@@ -132,6 +134,8 @@ typedef struct cfg_dedup {
     int64_t lease_ms; /* claim lease; default ack_wait * 2/3; must be < ack_wait */
     int64_t ttl_ms;   /* done-marker TTL; default 72h; must be >= stream duplicate_window */
     cfg_unavailable on_unavailable; /* default pause */
+    bool require_fsync; /* this consumer's done markers must survive a Redis crash: warn unless
+                           Redis runs AOF with appendfsync always; default false */
     cfg_loc loc;
 } cfg_dedup;
 
@@ -195,6 +199,10 @@ typedef struct cfg_http {
     int port;
 } cfg_http;
 
+typedef struct cfg_health {
+    int64_t jetstream_timeout_ms; /* not ready after JetStream failed this long; default 15s */
+} cfg_health;
+
 typedef struct cfg_log {
     cfg_log_format format; /* default json */
     int level;             /* jw_log_level; default info */
@@ -223,6 +231,7 @@ typedef struct jw_config {
     cfg_service_ep *services;
     size_t nservices;
     cfg_http http;
+    cfg_health health;
     cfg_log log;
     cfg_tracing tracing;
 } jw_config;

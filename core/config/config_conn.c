@@ -233,8 +233,8 @@ config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
 void
 config_parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
 {
-    static const char *const keys[] = {"url",          "user",    "password", "password_file",
-                                       "password_env", "timeout", NULL};
+    static const char *const keys[] = {"url",          "user",    "password",       "password_file",
+                                       "password_env", "timeout", "allow_eviction", NULL};
     bool bad;
     const cfgnode *r = cfg_get_section(c, root, "redis", &bad);
     cfg_redis *rd = &cfg->redis;
@@ -275,5 +275,6 @@ config_parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
         rd->password = pw;
     }
     cfg_get_duration(c, r, "timeout", 1, &rd->timeout_ms);
+    cfg_get_bool(c, r, "allow_eviction", &rd->allow_eviction);
     cfg_path_pop(c, mark);
 }

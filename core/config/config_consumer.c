@@ -71,8 +71,9 @@ parse_backoff(cfg_ctx *c, const cfgnode *it, cfg_consumer *k)
 static void
 parse_dedup(cfg_ctx *c, const cfgnode *it, cfg_consumer *k, bool has_redis, bool ack_ok)
 {
-    static const char *const keys[] = {"enabled",  "lease",          "ttl", "key_prefix", "id_from",
-                                       "id_field", "on_unavailable", NULL};
+    static const char *const keys[] = {"enabled",        "lease",         "ttl",
+                                       "key_prefix",     "id_from",       "id_field",
+                                       "on_unavailable", "require_fsync", NULL};
     static const char *const unavail[] = {"pause", "process", NULL};
     bool bad;
     const cfgnode *d = cfg_get_section(c, it, "dedup", &bad);
@@ -100,6 +101,7 @@ parse_dedup(cfg_ctx *c, const cfgnode *it, cfg_consumer *k, bool has_redis, bool
     if (cfg_get_enum(c, d, "on_unavailable", unavail, &e) == 1)
         dd->on_unavailable = (cfg_unavailable)e;
     cfg_get_duration(c, d, "ttl", 1, &dd->ttl_ms);
+    cfg_get_bool(c, d, "require_fsync", &dd->require_fsync);
     int lr = cfg_get_duration(c, d, "lease", 1, &dd->lease_ms);
     if (lr == 0) {
         dd->lease_ms = k->ack_wait_ms * 2 / 3;

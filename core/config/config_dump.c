@@ -268,6 +268,7 @@ dump_consumer(FILE *fp, const cfg_consumer *k)
     kv_dur(fp, 6, "lease", k->dedup.lease_ms);
     kv_dur(fp, 6, "ttl", k->dedup.ttl_ms);
     kv_str(fp, 6, "on_unavailable", unavail[k->dedup.on_unavailable]);
+    kv_bool(fp, 6, "require_fsync", k->dedup.require_fsync);
     kv_bool(fp, 4, "prune", k->prune);
 }
 
@@ -288,6 +289,8 @@ dump_rest(FILE *fp, const jw_config *cfg)
     }
     fputs("http:\n", fp);
     kv_str(fp, 2, "listen", cfg->http.listen);
+    fputs("health:\n", fp);
+    kv_dur(fp, 2, "jetstream_timeout", cfg->health.jetstream_timeout_ms);
     fputs("log:\n", fp);
     kv_str(fp, 2, "format", formats[cfg->log.format]);
     kv_str(fp, 2, "level",
@@ -314,6 +317,7 @@ config_dump(const jw_config *cfg, FILE *fp)
         kv_str(fp, 2, "user", cfg->redis.user);
         kv_secret(fp, 2, "password", cfg->redis.password);
         kv_dur(fp, 2, "timeout", cfg->redis.timeout_ms);
+        kv_bool(fp, 2, "allow_eviction", cfg->redis.allow_eviction);
     } else {
         fputs("# redis: not configured (no dedup)\n", fp);
     }

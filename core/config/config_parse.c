@@ -22,7 +22,7 @@
 
 static const char *const top_keys[] = {"service", "nats",      "redis",    "plugins",
                                        "streams", "consumers", "services", "http",
-                                       "log",     "tracing",   NULL};
+                                       "log",     "tracing",   "health",   NULL};
 
 /* *f = strdup(v) unless already set. */
 void
@@ -330,6 +330,14 @@ parse_misc(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
                    cfg->http.listen, err);
         cfg_path_pop(c, m2);
     }
+    cfg_path_pop(c, m);
+
+    static const char *const health_keys[] = {"jetstream_timeout", NULL};
+    const cfgnode *hl = cfg_get_section(c, root, "health", &bad);
+    m = cfg_path_key(c, "health");
+    cfg->health.jetstream_timeout_ms = 15000;
+    cfg_check_keys(c, hl, health_keys);
+    cfg_get_duration(c, hl, "jetstream_timeout", 1, &cfg->health.jetstream_timeout_ms);
     cfg_path_pop(c, m);
 
     const cfgnode *l = cfg_get_section(c, root, "log", &bad);

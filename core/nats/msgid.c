@@ -97,7 +97,7 @@ msgid_extract(natsMsg *msg, int header_first, const char *field, char *out, size
             return why;
         }
         size_t l = strlen(out);
-        out[l] = '~';
+        out[l] = MSGID_REPLAY_SEP;
         memcpy(out + l + 1, replay, strlen(replay) + 1);
     }
     return NULL;

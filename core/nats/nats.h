@@ -110,7 +110,10 @@ int jsmeta_parse(const char *reply, jsmeta *out);
  * The id is the Nats-Msg-Id header, else the consumer's JSON field (default
  * `message_id`) of the payload; with `dedup.id_from` naming a field, only
  * that field is used. A replayed dead letter (header Jetway-Replay) gets
- * "<id>~<Jetway-Replay>" so that it is processed once more, once. An id must
+ * "<id>~<Jetway-Replay>" so that it is processed once more, once. That form
+ * is for display only: a producer may publish "X~DLQ:5" itself, so the dedup
+ * KEY of a replay puts MSGID_KEY_REPLAY_SEP, a byte no valid id contains,
+ * in place of the '~' (the runtime derives the key). An id must
  * be 1..MSGID_MAX bytes of printable ASCII without spaces; anything else is
  * a reason to dead-letter, returned as text.
  *
@@ -118,6 +121,10 @@ int jsmeta_parse(const char *reply, jsmeta *out);
  */
 
 #define MSGID_MAX 128
+/* Between an id and its replay marker: in the displayed id, and in the
+ * dedup key (a space: msgid_check refuses every byte <= 0x20). */
+#define MSGID_REPLAY_SEP     '~'
+#define MSGID_KEY_REPLAY_SEP ' '
 
 /* Validate an id candidate; NULL when good, else a static reason. */
 const char *msgid_check(const char *id, size_t len);

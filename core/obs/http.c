@@ -8,6 +8,18 @@
  * whatever the client still sends is read and discarded until it closes
  * (so a client still sending, e.g. an oversized head, gets the answer
  * rather than a reset). Request bodies are never read: every route is GET.
+ *
+ * Slow and hostile clients must not starve the probes (a kubelet that gets
+ * no answer restarts the pod): a request head must be complete within
+ * HTTP_HEAD_TIMEOUT_MS of the accept, an answered connection is given
+ * HTTP_LINGER_MS more to take its answer, and when HTTP_MAX_CONNS are open
+ * a new connection is not refused: the open connection that has been
+ * waiting longest for its head (or discarding input after its answer) is
+ * dropped to make room, so a new probe always gets in. At most
+ * HTTP_EVICT_PER_TURN are dropped per loop iteration (further connections
+ * wait in the backlog for the next one): else a client reopening as fast as
+ * it is cut could push a probe out between its accept and the read of its
+ * request, which comes one poll later.
  */
 #include "obs.h"
 
@@ -30,11 +42,17 @@
 
 /* A request head (request line and headers) larger than this gets 431. */
 #define HTTP_REQ_MAX 8192
-/* A connection lives at most this long from accept (slowloris, stuck readers). */
-#define HTTP_CONN_TIMEOUT_MS 10000
-/* Connections beyond this many are accepted and closed at once. */
+/* The request head must be complete this long after the accept (slowloris). */
+#define HTTP_HEAD_TIMEOUT_MS 3000
+/* An answered connection is closed this long after the answer (stuck readers). */
+#define HTTP_LINGER_MS 5000
+/* Open connections; at the cap the oldest idle or slow one makes room. */
 #define HTTP_MAX_CONNS 64
-#define HTTP_BACKLOG   128
+/* Connections whose close is still under way count too: beyond this many
+ * allocated, a new connection is accepted and closed at once. */
+#define HTTP_MAX_ALLOC      (2 * HTTP_MAX_CONNS)
+#define HTTP_BACKLOG        128
+#define HTTP_EVICT_PER_TURN 4
 
 typedef struct http_conn http_conn;
 
@@ -56,9 +74,13 @@ struct http_server {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop_async;
-    http_conn *conns; /* open connections, to close them at stop */
-    int nconns;       /* allocated connections (freed in the close callback) */
-    uv_tcp_t spare;   /* accepts a connection over the limit, to close it */
+    http_conn *conns;  /* open connections, to close them at stop */
+    int nconns;        /* allocated connections (freed in the close callback) */
+    int nopen;         /* of them not closing (those in `conns`) */
+    uint64_t evicted;  /* connections dropped to make room (logged) */
+    int evict_budget;  /* left this loop iteration; refilled by `turn` */
+    uv_prepare_t turn; /* before each poll: refill, take a deferred accept */
+    uv_tcp_t spare;    /* accepts a connection over the limit, to close it */
     int spare_busy;
     int accept_pending; /* a connection waits for the spare: retry on a close */
     int stopping;
@@ -83,9 +105,10 @@ struct http_conn {
     http_conn *prev, *next;
     enum conn_state state;
     int closing;
-    int open_handles; /* freed at 0 */
-    int eof;          /* the client shut its write side down */
-    char *body;       /* the response body (malloc'd) */
+    int open_handles;  /* freed at 0 */
+    int eof;           /* the client shut its write side down */
+    uint64_t t_accept; /* uv_now() of the accept: the oldest goes first */
+    char *body;        /* the response body (malloc'd) */
     size_t body_len;
     char head[1024]; /* the response status line and headers */
     size_t len;      /* bytes of req */
@@ -126,6 +149,7 @@ conn_close(http_conn *c)
         return;
     c->closing = 1;
     http_server *s = c->s;
+    s->nopen--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -225,6 +249,8 @@ conn_respond(http_conn *c, http_resp *r, int head_only, int http10)
         uv_buf_init(c->body ? c->body : c->head, (unsigned int)c->body_len),
     };
     c->state = CONN_WRITING;
+    /* the head deadline is over: now a bounded time to take the answer */
+    uv_timer_start(&c->timer, on_timeout, HTTP_LINGER_MS, 0);
     c->wreq.data = c;
     c->sreq.data = c;
     unsigned int nbufs = head_only || c->body_len == 0 ? 1 : 2;
@@ -354,6 +380,34 @@ spare_closed(uv_handle_t *h)
     retry_accept(s);
 }
 
+/*
+ * At the cap: drop the connection that has waited longest without being
+ * answered, or that was answered and is only discarding input. One being
+ * answered right now (CONN_WRITING) is left to finish. Returns 0 when room
+ * was made.
+ */
+static int
+make_room(http_server *s)
+{
+    JW_ASSERT_THREAD(JW_ROLE_HTTP);
+    http_conn *victim = NULL;
+    for (http_conn *c = s->conns; c; c = c->next) {
+        if (c->state == CONN_WRITING)
+            continue;
+        if (!victim || c->t_accept <= victim->t_accept)
+            victim = c;
+    }
+    if (!victim || s->evict_budget <= 0)
+        return -1;
+    s->evict_budget--;
+    if (s->evicted++ % 1000 == 0)
+        log_warn("http: %d connections open: dropping the oldest idle or slow one to let a "
+                 "new one in (%llu dropped so far)",
+                 s->nopen, (unsigned long long)s->evicted);
+    conn_close(victim);
+    return 0;
+}
+
 static void
 on_connection(uv_stream_t *listener, int status)
 {
@@ -364,7 +418,13 @@ on_connection(uv_stream_t *listener, int status)
     }
     if (s->stopping)
         return;
-    http_conn *c = s->nconns < HTTP_MAX_CONNS ? malloc(sizeof(*c)) : NULL;
+    if (s->nopen >= HTTP_MAX_CONNS && make_room(s) != 0 && s->evict_budget <= 0 &&
+        s->nconns < HTTP_MAX_ALLOC) {
+        s->accept_pending = 1; /* libuv holds it; taken by on_turn */
+        return;
+    }
+    http_conn *c =
+        s->nopen < HTTP_MAX_CONNS && s->nconns < HTTP_MAX_ALLOC ? malloc(sizeof(*c)) : NULL;
     if (!c) {
         /*
          * Over the limit (or out of memory): accept into the spare handle
@@ -386,20 +446,33 @@ on_connection(uv_stream_t *listener, int status)
     memset(c, 0, offsetof(http_conn, req));
     c->s = s;
     c->state = CONN_READING;
+    c->t_accept = uv_now(&s->loop);
     uv_tcp_init(&s->loop, &c->tcp);
     uv_timer_init(&s->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
     s->nconns++;
+    s->nopen++;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0 ||
-        uv_timer_start(&c->timer, on_timeout, HTTP_CONN_TIMEOUT_MS, 0) < 0 ||
+        uv_timer_start(&c->timer, on_timeout, HTTP_HEAD_TIMEOUT_MS, 0) < 0 ||
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
         conn_close(c);
+}
+
+/* Before each poll: a new eviction budget, and the connection that waited
+ * for it. */
+static void
+on_turn(uv_prepare_t *p)
+{
+    http_server *s = p->data;
+    s->evict_budget = HTTP_EVICT_PER_TURN;
+    if (!s->spare_busy)
+        retry_accept(s);
 }
 
 /* ---- the server thread ---------------------------------------------------- */
@@ -412,6 +485,7 @@ on_stop(uv_async_t *a)
     s->stopping = 1;
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->stop_async, NULL);
+    uv_close((uv_handle_t *)&s->turn, NULL);
     while (s->conns)
         conn_close(s->conns);
 }
@@ -460,6 +534,29 @@ listen_any(const struct addrinfo *ai)
     }
     errno = saved;
     return -1;
+}
+
+/*
+ * 1 when the socket is bound to a loopback address (127/8, ::1, or a
+ * v4-mapped 127/8): only the host itself can connect. The endpoint has no
+ * access control of its own, so anything else deserves a warning.
+ */
+static int
+bound_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return ss.ss_family == AF_UNIX;
 }
 
 static int
@@ -513,6 +610,7 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
     s->ready = ready ? ready : http_default_ready;
     s->ud = ud;
     s->port = bound_port(fd);
+    int loopback = bound_loopback(fd);
     int rc = uv_loop_init(&s->loop);
     if (rc < 0) {
         close(fd);
@@ -525,6 +623,11 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
     s->listener.data = s;
     uv_async_init(&s->loop, &s->stop_async, on_stop);
     s->stop_async.data = s;
+    uv_prepare_init(&s->loop, &s->turn);
+    s->turn.data = s;
+    uv_prepare_start(&s->turn, on_turn);
+    uv_unref((uv_handle_t *)&s->turn);
+    s->evict_budget = HTTP_EVICT_PER_TURN;
     const char *what = "adopt the socket";
     rc = uv_tcp_open(&s->listener, fd);
     int adopted = rc == 0;
@@ -542,6 +645,7 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
             close(fd);
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->stop_async, NULL);
+        uv_close((uv_handle_t *)&s->turn, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         pthread_mutex_destroy(&s->mu);
@@ -549,6 +653,12 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
         return -1;
     }
     log_info("http: serving /metrics /healthz /readyz on %s:%d", host, s->port);
+    if (!loopback)
+        log_warn("http: %s:%d is not a loopback address and the endpoint has no access control: "
+                 "anyone who can reach it reads /metrics (consumer, stream and plugin names, "
+                 "config digest) and can load it; listen on 127.0.0.1, or restrict it with a "
+                 "firewall or network policy",
+                 host, s->port);
     *out = s;
     return 0;
 }

@@ -18,8 +18,24 @@ http_default_ready(void *ud, char *reason, size_t reasonlen)
         snprintf(reason, reasonlen, "nats disconnected");
         return 0;
     }
+    int64_t since = atomic_load(&stats.js_fail_since_ms);
+    int64_t limit = atomic_load(&stats.js_timeout_ms);
+    int64_t now = (int64_t)(clock_mono_ns() / 1000000);
+    if (since > 0 && limit > 0 && now - since >= limit) {
+        stats_lock();
+        snprintf(reason, reasonlen, "jetstream unavailable: %s (for %llds)", stats.js_error,
+                 (long long)((now - since) / 1000));
+        stats_unlock();
+        return 0;
+    }
     if (atomic_load(&stats.draining)) {
         snprintf(reason, reasonlen, "draining");
+        return 0;
+    }
+    if (atomic_load(&stats.needs_redis) && atomic_load(&stats.redis_refused)) {
+        stats_lock();
+        snprintf(reason, reasonlen, "redis refused: %s", stats.redis_refusal);
+        stats_unlock();
         return 0;
     }
     if (atomic_load(&stats.needs_redis) && !atomic_load(&stats.redis_connected)) {

@@ -19,7 +19,8 @@
  *   jetway_publishes_total{C}, jetway_publish_errors_total{C}
  *   jetway_nats_connected, jetway_nats_reconnects_total,
  *   jetway_redis_connected, jetway_redis_reconnects_total,
- *   jetway_redis_timeouts_total, jetway_reloads_total{outcome},
+ *   jetway_redis_timeouts_total, jetway_redis_evicted_keys, jetway_redis_refused,
+ *   jetway_reloads_total{outcome},
  *   jetway_last_reload_timestamp_seconds, jetway_last_reload_success,
  *   jetway_config_info{digest}, jetway_plugin_info{instance,plugin,version,abi},
  *   jetway_plugin_<counter>_total{plugin}, jetway_spans_exported_total,
@@ -509,6 +510,14 @@ render_globals(metrics_render_buf *b, const char *service)
                ld_u(&stats.redis_reconnects));
     global_u64(b, service, "jetway_redis_timeouts_total", "counter",
                "Redis commands that timed out.", ld_u(&stats.redis_timeouts));
+    global_i64(b, service, "jetway_redis_evicted_keys", "gauge",
+               "Keys the Redis server evicted since it started (INFO evicted_keys); any "
+               "increase may have lost dedup markers.",
+               (int64_t)atomic_load(&stats.redis_evicted_keys));
+    global_i64(b, service, "jetway_redis_refused", "gauge",
+               "1 while the Redis server's configuration is refused for dedup (an evicting "
+               "maxmemory-policy).",
+               ld_int(&stats.redis_refused));
 
     family(b, "jetway_reloads_total", "counter", "Configuration reloads, by outcome.");
     open_sample(b, "jetway_reloads_total", service);

@@ -242,6 +242,16 @@ open_checked(const char *plugin_dir, const char *file, char **real_out, char *er
         fail(err, errlen, file, "refused: not a regular file");
         goto fail_fd;
     }
+    /* A hard link is the file itself wherever its other names are: one
+     * outside plugins.dir (in a writable place, or owned by someone else's
+     * deployment) would pass every check made here through this name. */
+    if (st.st_nlink > 1) {
+        fail(err, errlen, file,
+             "refused: file has %lu hard links (a link to a file outside the plugin "
+             "directory cannot be told apart; copy the file in instead)",
+             (unsigned long)st.st_nlink);
+        goto fail_fd;
+    }
     const char *w = writable_by(st.st_mode);
     if (w) {
         fail(err, errlen, file, "refused: file is %s (mode %04o)", w,

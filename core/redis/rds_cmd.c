@@ -252,6 +252,20 @@ rds_req_send(rds *r, rds_req *q)
         argv[argc] = num;
         lens[argc++] = rds_fmt_i64(num, r->db);
         break;
+    case RDS_OP_CONFIG:
+        argv[argc] = "CONFIG";
+        lens[argc++] = 6;
+        argv[argc] = "GET";
+        lens[argc++] = 3;
+        argv[argc] = rds_config_params[q->num];
+        lens[argc++] = strlen(rds_config_params[q->num]);
+        break;
+    case RDS_OP_INFO:
+        /* no section: the default set holds memory, persistence and stats
+         * on every version (several section names need Redis 7) */
+        argv[argc] = "INFO";
+        lens[argc++] = 4;
+        break;
     case RDS_OP_LOAD:
         argv[argc] = "SCRIPT";
         lens[argc++] = 6;
@@ -296,6 +310,10 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     fifo_remove(r, q);
     if (!rep)
         rds_conn_lost(r, ac, 0, ac->c.errstr[0] ? ac->c.errstr : "disconnected");
+    if (q->op == RDS_OP_CONFIG || q->op == RDS_OP_INFO) {
+        rds_check_reply(r, ac, q, rep);
+        return;
+    }
     if (q->op > RDS_OP_PING) {
         rds_conn_handshake_reply(r, ac, q, rep);
         return;

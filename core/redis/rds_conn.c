@@ -77,6 +77,8 @@ set_up(rds *r)
         atomic_fetch_add(&stats.redis_reconnects, 1);
     r->was_up = 1;
     r->warned = 0;
+    r->watch_busy = 0;
+    uv_timer_start(&r->watch, rds_check_on_watch, RDS_WATCH_MS, RDS_WATCH_MS);
     if (r->unix_path)
         log_info("redis: connected to %s", r->unix_path);
     else
@@ -97,6 +99,7 @@ rds_conn_lost(rds *r, redisAsyncContext *ac, int do_free, const char *why)
         return;
     r->ac = NULL;
     atomic_store(&stats.redis_connected, 0);
+    uv_timer_stop(&r->watch);
     if (r->state != RDS_ST_STOPPING)
         r->state = RDS_ST_IDLE;
     if (r->up) {
@@ -143,7 +146,8 @@ stop_progress(rds *r)
 {
     if (r->state != RDS_ST_STOPPING || r->live_ac > 0 || r->gai_busy || r->closing)
         return;
-    r->closing = 3;
+    r->closing = 4;
+    uv_close((uv_handle_t *)&r->watch, stop_closed);
     uv_close((uv_handle_t *)&r->tick, stop_closed);
     uv_close((uv_handle_t *)&r->retry, stop_closed);
     uv_close((uv_handle_t *)&r->flush, stop_closed);
@@ -270,8 +274,29 @@ rds_conn_handshake_reply(rds *r, redisAsyncContext *ac, rds_req *q, redisReply *
         memcpy(r->sha[idx], rep->str, 40);
         r->sha[idx][40] = '\0';
     }
-    if (--r->handshake_left == 0 && r->state == RDS_ST_HANDSHAKE)
+    rds_conn_handshake_step(r, ac);
+}
+
+void
+rds_conn_handshake_step(rds *r, redisAsyncContext *ac)
+{
+    if (r->ac != ac || --r->handshake_left != 0 || r->state != RDS_ST_HANDSHAKE)
+        return;
+    if (rds_check_verdict(r) != 0)
+        rds_conn_refuse(r, ac);
+    else
         set_up(r);
+}
+
+/* Dedup markers on this server could be evicted: claims must not run on
+ * it. Dropping the connection fails whatever is outstanding (callers NAK or
+ * hold commits as for any outage); the retry checks the server again. */
+void
+rds_conn_refuse(rds *r, redisAsyncContext *ac)
+{
+    rds_conn_lost(r, ac, 1, "server configuration refused (see the error above)");
+    if (r->on_state && r->state != RDS_ST_STOPPING)
+        r->on_state(r->ud, -1);
 }
 
 /* ---- connecting ---- */
@@ -289,12 +314,17 @@ on_connect(const redisAsyncContext *cac, int status)
     }
     r->state = RDS_ST_HANDSHAKE;
     r->handshake_left = 0;
+    rds_check_reset(r);
     if (r->password)
         handshake_next(r, RDS_OP_AUTH, 0);
     if (r->db != 0 && r->ac == ac)
         handshake_next(r, RDS_OP_SELECT, 0);
     for (int i = 0; i < RDS_OP_NSCRIPTS && r->ac == ac; i++)
         handshake_next(r, RDS_OP_LOAD, i);
+    for (int i = 0; i < RDS_NCONFIG && r->ac == ac; i++)
+        handshake_next(r, RDS_OP_CONFIG, i);
+    if (r->ac == ac)
+        handshake_next(r, RDS_OP_INFO, 0);
 }
 
 static void
@@ -433,6 +463,8 @@ rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud
     r->on_state = on_state;
     r->ud = ud;
     r->backoff_ms = RDS_BACKOFF_MIN_MS;
+    r->allow_eviction = cfg->allow_eviction;
+    r->evicted_base = -1;
     r->rng = (unsigned)(uintptr_t)r ^ (unsigned)uv_hrtime();
     if ((cfg->host && !r->host) || (cfg->unix_path && !r->unix_path) ||
         (cfg->password && !r->password) || rds_req_grow(r) != 0) {
@@ -447,6 +479,9 @@ rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud
     uv_timer_init(loop, &r->tick);
     uv_timer_init(loop, &r->retry);
     uv_idle_init(loop, &r->flush);
+    uv_timer_init(loop, &r->watch);
+    uv_unref((uv_handle_t *)&r->watch);
+    r->watch.data = r;
     r->tick.data = r;
     r->retry.data = r;
     r->flush.data = r;
@@ -474,6 +509,7 @@ rds_stop(rds *r, void (*done)(void *ud), void *ud)
     r->state = RDS_ST_STOPPING;
     uv_timer_stop(&r->tick);
     uv_timer_stop(&r->retry);
+    uv_timer_stop(&r->watch);
     if (r->gai_busy)
         uv_cancel((uv_req_t *)&r->gai); /* its callback still runs, with ECANCELED */
     atomic_store(&stats.redis_connected, 0);
@@ -483,6 +519,14 @@ rds_stop(rds *r, void (*done)(void *ud), void *ud)
     if (r->ac)
         rds_conn_lost(r, r->ac, 1, "stopping");
     stop_progress(r);
+}
+
+void
+rds_set_require_fsync(rds *r, int on)
+{
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
+    if (r)
+        r->require_fsync = on;
 }
 
 int

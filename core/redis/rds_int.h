@@ -11,13 +11,21 @@
  *   rds_dedup.c  the dedup protocol: the Lua scripts (claim, commit,
  *                commit-many, release, extend), the native SET NX claim,
  *                commit batching, NOSCRIPT fallback and reply parsing.
+ *   rds_check.c  the guardrails on the server: its eviction policy and
+ *                persistence, read in the handshake (CONFIG GET, falling
+ *                back to INFO when CONFIG is renamed or disabled), and the
+ *                evicted_keys watch while up.
  *
  * Life of a connection:
  *
  *   IDLE --(retry timer)--> RESOLVING (uv_getaddrinfo, names only)
  *        --> CONNECTING (non-blocking connect, bounded by redis.timeout)
- *        --> HANDSHAKE (AUTH, SELECT, SCRIPT LOAD x5, pipelined)
+ *        --> HANDSHAKE (AUTH, SELECT, SCRIPT LOAD x5, CONFIG GET x4, INFO,
+ *                       pipelined)
  *        --> UP (on_state(1)) --(error, EOF, timeout)--> IDLE (on_state(0))
+ *   HANDSHAKE or UP --(evicting policy, not allowed)--> IDLE (on_state(-1)):
+ *        the connection is dropped and the check repeated on every
+ *        reconnect, so a server whose policy is fixed is taken back.
  *
  * Every command, ours or the caller's, is an rds_req taken from a free list
  * (slabs, never returned until rds_stop), so the hot path allocates nothing
@@ -53,7 +61,8 @@
 #define RDS_SLAB_REQS       128
 #define RDS_REQ_INLINE      224 /* key + token + mark, NULs included; longer ones are malloc'd */
 #define RDS_ERRLOG_EVERY_MS 1000
-#define RDS_BATCH_MAX       256 /* commits per commit-many call */
+#define RDS_BATCH_MAX       256  /* commits per commit-many call */
+#define RDS_WATCH_MS        2000 /* INFO (evicted_keys, policy) while up */
 
 /* Operations; the first five index rds_scripts[] and rds.sha[]. */
 enum {
@@ -68,7 +77,20 @@ enum {
     RDS_OP_AUTH,
     RDS_OP_SELECT,
     RDS_OP_LOAD,
+    RDS_OP_CONFIG, /* CONFIG GET rds_config_params[num] (rds_check.c) */
+    RDS_OP_INFO,   /* INFO; num 0 = the handshake's, 1 = the watch's */
 };
+
+/* What rds_check.c learned of the server (rds.srv); reset per connection. */
+typedef struct rds_server {
+    char policy[32];     /* maxmemory-policy, "" = unknown */
+    long long maxmemory; /* -1 = unknown */
+    int aof;             /* aof_enabled / appendonly: 1, 0, -1 unknown */
+    char fsync[16];      /* appendfsync, "" = unknown */
+    int rdb;             /* RDB save points configured: 1, 0, -1 unknown */
+    int config_ok;       /* CONFIG GET answered (not renamed or disabled) */
+    long long evicted;   /* INFO stats evicted_keys, -1 = unknown */
+} rds_server;
 
 /* Connection states (rds.state). */
 enum {
@@ -136,6 +158,16 @@ struct rds {
     char sha[RDS_OP_NSCRIPTS][41];
     char addr[INET6_ADDRSTRLEN];
 
+    /* the server's guardrails (rds_check.c) */
+    int allow_eviction;     /* config: redis.allow_eviction */
+    int require_fsync;      /* some consumer has dedup.require_fsync */
+    rds_server srv;         /* this connection's findings */
+    long long evicted_base; /* evicted_keys last seen, -1 = none yet */
+    unsigned warned_cfg;    /* RDS_WARN_* bits already logged (once per state) */
+    int refused;            /* the last verdict refused the server */
+    uv_timer_t watch;       /* INFO every RDS_WATCH_MS while up */
+    int watch_busy;         /* a watch INFO is outstanding */
+
     uv_timer_t tick;  /* deadline checks (rds_cmd.c) */
     uv_timer_t retry; /* reconnect backoff */
     uv_getaddrinfo_t gai;
@@ -175,6 +207,12 @@ void rds_conn_lost(rds *r, redisAsyncContext *ac, int do_free, const char *why);
 /* A reply to one of the handshake's commands (op above RDS_OP_PING); rep is
  * NULL when the connection went. Takes q back. */
 void rds_conn_handshake_reply(rds *r, redisAsyncContext *ac, rds_req *q, redisReply *rep);
+/* One handshake command of the connection `ac` was answered: the last one
+ * brings the connection up (or refuses it, rds_check_verdict). */
+void rds_conn_handshake_step(rds *r, redisAsyncContext *ac);
+/* Drop an up or handshaking connection whose server was refused, and
+ * tell the owner (on_state(-1)). */
+void rds_conn_refuse(rds *r, redisAsyncContext *ac);
 
 /* ---- rds_cmd.c ---- */
 
@@ -204,6 +242,22 @@ size_t rds_fmt_i64(char *buf, int64_t v);
 void rds_errlog(rds *r, const char *what, const redisReply *rep);
 /* A string or status reply of exactly s[0..n). */
 int rds_is_str(const redisReply *rep, const char *s, size_t n);
+
+/* ---- rds_check.c ---- */
+
+/* The CONFIG GET parameters, indexed by an RDS_OP_CONFIG request's num. */
+#define RDS_NCONFIG 4
+extern const char *const rds_config_params[RDS_NCONFIG];
+/* A new connection: forget the last one's findings. */
+void rds_check_reset(rds *r);
+/* The reply to a CONFIG GET or INFO (rep NULL when the connection went);
+ * takes q back. A handshake reply counts down the handshake. */
+void rds_check_reply(rds *r, redisAsyncContext *ac, rds_req *q, redisReply *rep);
+/* The handshake's verdict: 0 accept (warnings logged), -1 refuse (logged,
+ * reason in stats.redis_refusal). */
+int rds_check_verdict(rds *r);
+/* The watch timer's callback (rds_start starts it). */
+void rds_check_on_watch(uv_timer_t *t);
 
 /* ---- rds_dedup.c ---- */
 

@@ -45,13 +45,31 @@ typedef enum {
 } rds_result;
 
 typedef void (*rds_cb)(void *ud, rds_result res, int64_t aux);
-/* Connection state changes: up = 1 connected (scripts loaded), 0 lost. */
+/*
+ * Connection state changes: up = 1 connected (scripts loaded, server
+ * checked), 0 lost, -1 refused: the server's configuration would make dedup
+ * silently forget (an evicting maxmemory-policy while redis.allow_eviction
+ * is off; the reason is logged and in stats.redis_refusal). A refused server
+ * is checked again on every reconnect attempt, and 1 follows once fixed.
+ *
+ * The guardrails: at every (re)connect rds reads maxmemory-policy,
+ * maxmemory, appendonly/aof_enabled, appendfsync and save (CONFIG GET, or
+ * INFO when CONFIG is renamed or disabled); it refuses an evicting policy
+ * (allkeys-* and volatile-*: claim and done keys carry TTLs) with a maxmemory
+ * set, unless allowed (then a loud warning); it warns when neither AOF nor
+ * RDB persists the markers, and, when rds_set_require_fsync() was called
+ * with 1, when AOF is off or not appendfsync always. While up it reads INFO
+ * every RDS_WATCH_MS: evicted_keys goes to stats.redis_evicted_keys and an
+ * increase is logged as an error; a policy turned evicting refuses.
+ */
 typedef void (*rds_state_cb)(void *ud, int up);
 
 int rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud, rds **out);
 /* Disconnect; pending callbacks get RDS_ERROR; `done` runs when all is closed. */
 void rds_stop(rds *r, void (*done)(void *ud), void *ud);
 int rds_connected(const rds *r);
+/* Some dedup consumer has dedup.require_fsync (checked at the next connect). */
+void rds_set_require_fsync(rds *r, int on);
 
 /* The dedup protocol (delivery-notes §2.3). key and token are copied. */
 void rds_claim(rds *r, const char *key, const char *token, int64_t lease_ms, rds_cb cb, void *ud);

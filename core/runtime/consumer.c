@@ -81,8 +81,13 @@ rt_job_dedup_key(rt_job *j)
     p = key_put(p, end, ":");
     p = key_put(p, end, j->cc->name);
     p = key_put(p, end, ":");
+    char *id_at = p;
     p = key_put(p, end, j->id);
     *p = '\0';
+    /* A replay's key must be one no producer can publish: the id shown as
+     * "X~DLQ:5" is keyed "X DLQ:5", and no valid id has a space. */
+    if (j->replay_at > 0 && id_at + j->replay_at - 1 < p)
+        id_at[j->replay_at - 1] = MSGID_KEY_REPLAY_SEP;
 }
 
 /*
@@ -127,6 +132,12 @@ rt_job_parse(rt_job *j)
     char why[JW_REASON_MAX];
     if (msgid_extract(m, header_first, field, j->id, sizeof(j->id), why, sizeof(why)) == NULL) {
         j->has_id = 1;
+        /* where msgid_extract put the replay marker (the id itself may hold
+         * a '~' too: count from the end) */
+        const char *rp = NULL;
+        if (strchr(j->id, MSGID_REPLAY_SEP) &&
+            natsMsgHeader_Get(m, "Jetway-Replay", &rp) == NATS_OK && rp)
+            j->replay_at = (int)(strlen(j->id) - strlen(rp));
     } else {
         j->id[0] = '\0';
         if (d->enabled) {
@@ -149,12 +160,42 @@ rt_job_parse(rt_job *j)
     }
 }
 
+/* JetStream liveness for /readyz (stats.js_fail_since_ms): any fetcher's
+ * success ends a failure streak; the first failure starts one. */
+static void
+js_live_ok(void)
+{
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
+    if (atomic_load(&stats.js_fail_since_ms) != 0)
+        atomic_store(&stats.js_fail_since_ms, 0);
+}
+
+static void
+js_live_fail(const char *what, natsStatus s)
+{
+    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
+    int_fast64_t zero = 0;
+    int_fast64_t now = (int_fast64_t)(clock_mono_ns() / 1000000);
+    atomic_compare_exchange_strong(&stats.js_fail_since_ms, &zero, now > 0 ? now : 1);
+    stats_lock();
+    const char *detail = nats_GetLastError(NULL); /* this thread's */
+    snprintf(stats.js_error, sizeof(stats.js_error), "%s: %s%s%.100s%s", what,
+             natsStatus_GetText(s), detail && *detail ? " (" : "", detail ? detail : "",
+             detail && *detail ? ")" : "");
+    stats_unlock();
+}
+
 static void
 fetcher_refresh_info(rt_consumer *c)
 {
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
-    if (js_GetConsumerInfo(&ci, c->r->js, c->stream, c->name, NULL, &jerr) == NATS_OK && ci) {
+    natsStatus s = js_GetConsumerInfo(&ci, c->r->js, c->stream, c->name, NULL, &jerr);
+    if (s == NATS_OK)
+        js_live_ok();
+    else if (!atomic_load(&c->stop))
+        js_live_fail("consumer info", s);
+    if (s == NATS_OK && ci) {
         atomic_store(&c->st->server_pending, (int_fast64_t)ci->NumPending);
         atomic_store(&c->st->server_ack_pending, (int_fast64_t)ci->NumAckPending);
         atomic_store(&c->st->server_redelivered, (int_fast64_t)ci->NumRedelivered);
@@ -300,10 +341,14 @@ fetcher_refresh_due(fetcher *f)
 
 /* A consumer that needs claims pauses while Redis is down (on_unavailable:
  * pause): pulling then would only fill memory with messages it cannot
- * claim, while JetStream keeps them safely. */
+ * claim, while JetStream keeps them safely. Every dedup consumer pauses
+ * while the server is refused (an evicting policy): processing without
+ * claims there is exactly the silent forgetting the refusal prevents. */
 static int
 fetcher_paused(rt_consumer *c)
 {
+    if (atomic_load(&c->dedup) && atomic_load(&c->r->redis_refused))
+        return 1;
     return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
 }
 
@@ -435,14 +480,17 @@ fetcher_pull_outcome(fetcher *f, natsStatus s, natsMsgList *list, uint64_t t0)
         return 0;
     }
     if (s != NATS_OK) {
-        if (!atomic_load(&c->stop))
+        if (!atomic_load(&c->stop)) {
             jw_log(JW_LOG_WARN, &f->lc, "fetch failed: %s (%s)", natsStatus_GetText(s),
                    nats_GetLastError(NULL));
+            js_live_fail("fetch", s);
+        }
         fetcher_nap(c, f->backoff_ms);
         fetcher_backoff_grow(f);
         return 0;
     }
     f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
+    js_live_ok();
     if (list->Count <= 0) {
         natsMsgList_Destroy(list);
         return 0;

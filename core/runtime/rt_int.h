@@ -101,6 +101,8 @@ typedef struct rt_job {
     jsmeta meta;
     int parsed; /* meta, id, trace and key filled in (job_parse) */
     int has_id;
+    int replay_at;           /* a replayed dead letter: index + 1 of the separator before the replay
+                                marker in id (0 = not a replay); the key uses MSGID_KEY_REPLAY_SEP */
     int claimed;             /* a Redis claim is held (token below) */
     int unclaimed;           /* processed without claim (on_unavailable: process) */
     int rejected;            /* handler said REJECT: its dead letter counts as result "reject" */
@@ -218,11 +220,12 @@ struct rt_host {
     int reload_pending;
     uint64_t reload_seq;
     atomic_int redis_up;
-    atomic_int stopping; /* for threads: shutting down */
-    jw_host host;        /* the table handed to plugins */
-    void *http;          /* http server, when configured */
-    void *otlp;          /* span exporter, when configured */
-    void *watch;         /* loop: the config watcher (run --watch-config), see watch_int.h */
+    atomic_int redis_refused; /* the Redis server's configuration is refused (rds on_state -1) */
+    atomic_int stopping;      /* for threads: shutting down */
+    jw_host host;             /* the table handed to plugins */
+    void *http;               /* http server, when configured */
+    void *otlp;               /* span exporter, when configured */
+    void *watch;              /* loop: the config watcher (run --watch-config), see watch_int.h */
     int grace_expired;
     /* loop: CLAIMED jobs of one consumer gathered while claim replies are
      * read, handed to the pool 16 at a time or from run_check at the end of

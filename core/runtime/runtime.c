@@ -143,7 +143,15 @@ static void
 on_redis_state(void *ud, int up)
 {
     rt_host *r = ud;
+    if (up < 0) {
+        /* the server is refused (rds logged why): dedup consumers stop
+         * fetching whatever their on_unavailable says */
+        atomic_store(&r->redis_refused, 1);
+        return;
+    }
     atomic_store(&r->redis_up, up);
+    if (up)
+        atomic_store(&r->redis_refused, 0);
     if (up) {
         log_info("redis: connected");
         settle_redis_up(r);
@@ -364,6 +372,16 @@ needs_redis(const jw_config *cfg)
     return 0;
 }
 
+static int
+needs_fsync(const jw_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nconsumers; i++) {
+        if (cfg->consumers[i].dedup.enabled && cfg->consumers[i].dedup.require_fsync)
+            return 1;
+    }
+    return 0;
+}
+
 static void
 write_pid_file(const char *path)
 {
@@ -526,9 +544,12 @@ rt_main(const rt_options *opts)
 
     const jw_config *cur = r->cur->cfg;
     atomic_store(&stats.needs_redis, needs_redis(cur));
+    atomic_store(&stats.js_timeout_ms, cur->health.jetstream_timeout_ms);
     if (cur->has_redis) {
         if (rds_start(r->loop, &cur->redis, on_redis_state, r, &r->rds) != 0)
             log_error("redis: cannot start the client");
+        else
+            rds_set_require_fsync(r->rds, needs_fsync(cur));
     }
     obs_start(r);
     if (rt_start_topology(r) != 0)

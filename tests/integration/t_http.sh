@@ -5,8 +5,8 @@
 # being ready, 404 and 405; then what the small server core/obs/http.c must
 # guarantee: HTTP/1.0 and 1.1, HEAD without a body, queries ignored,
 # Connection: close and Content-Length on every answer, 431 for a head over
-# 8 KiB, the connection limit, 100 clients at once, and a timeout on
-# clients that send too little. tests/tools/obs_check serves it and takes
+# 8 KiB, the connection limit (the oldest idle connection makes room), 100
+# clients at once, and a timeout on clients that send too little. tests/tools/obs_check serves it and takes
 # state changes from a FIFO (held open here on fd 3).
 source "$(dirname "$0")/../lib/harness.sh"
 
@@ -169,7 +169,8 @@ note "100 parallel GET /metrics: $(sort "$T/par" | uniq -c | tr '\n' ' ')"
 must /healthz 200 ok
 
 # The connection limit: with 64 idle connections held open, one more is
-# closed without an answer; once they go, requests are served again.
+# still answered (a probe must always get in): the oldest idle one is
+# dropped to make room, the newest held ones stay open.
 python3 - "$PORT" <<'PY' || fail "connection limit"
 import socket, sys
 port = int(sys.argv[1])
@@ -178,19 +179,33 @@ def conn():
 held = [conn() for _ in range(64)]
 extra = conn()
 extra.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+got = b""
+while True:
+    d = extra.recv(4096)
+    if not d:
+        break
+    got += d
+if not got.startswith(b"HTTP/1.1 200 "):
+    sys.exit("connection 65 was not answered: %r" % got)
 try:
-    got = extra.recv(100)
+    first = held[0].recv(100)
 except ConnectionResetError:
-    got = b""
-if got:
-    sys.exit("connection 65 was answered: %r" % got)
+    first = b""
+if first:
+    sys.exit("the dropped connection got data: %r" % first)
+held[-1].setblocking(False)
+try:
+    held[-1].recv(100)
+    sys.exit("the newest held connection was closed")
+except BlockingIOError:
+    pass
 for s in held:
     s.close()
 PY
 must /healthz 200 ok
 
 # A client that stops mid-request (slowloris) or sends nothing is
-# disconnected by the server (10 s); the read here gives up after 30 s.
+# disconnected by the server (3 s); the read here gives up after 30 s.
 exec 6<>"/dev/tcp/127.0.0.1/$PORT" || fail "connect"
 exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "connect"
 printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&6

@@ -483,6 +483,24 @@ test_writable_dir(void **state)
     free(real_dir);
 }
 
+/* A hard link to a file outside plugins.dir passes the realpath check
+ * (it IS inside): refused by its link count, as is a second name inside. */
+static void
+test_hardlinks(void **state)
+{
+    (void)state;
+    char out[PATH_MAX * 2], in[PATH_MAX * 2];
+    install_in(root, "ack", "elsewhere.so", 0644);
+    snprintf(out, sizeof(out), "%s/elsewhere.so", root);
+    snprintf(in, sizeof(in), "%s/hl.so", dir);
+    assert_int_equal(link(out, in), 0);
+    assert_contains(refused("hl.so"), "refused: file has 2 hard links");
+    /* the same file with its other name gone loads */
+    assert_int_equal(unlink(out), 0);
+    plugin_module *m = loaded("hl.so");
+    plugin_module_unload(m);
+}
+
 static void
 test_symlinks(void **state)
 {
@@ -971,6 +989,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_writable_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hardlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names_and_files, setup, teardown),
         cmocka_unit_test(test_options_defaults),
         cmocka_unit_test(test_options_values),
