@@ -57,6 +57,8 @@ cfg_errors_free(cfg_errors *errs)
     errs->n = errs->cap = 0;
 }
 
+/* (the attribute lets clang's -Wformat-nonliteral see fmt is checked at the callers) */
+static void verr(cfg_ctx *c, int line, int col, const char *fmt, va_list ap) JW_PRINTF(4, 0);
 static void
 verr(cfg_ctx *c, int line, int col, const char *fmt, va_list ap)
 {
