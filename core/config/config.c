@@ -199,7 +199,8 @@ file_dir(const char *path, char *dir, size_t len)
     char cwd[PATH_MAX];
     if (path[0] == '/') {
         snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    } else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+    } else if (getcwd(cwd, sizeof(cwd)) == NULL) { // NOLINT(bugprone-branch-clone)
+        /* (the same fallback as the last branch, for another reason) */
         snprintf(dir, len, ".");
     } else if (slash == NULL) {
         snprintf(dir, len, "%s", cwd);

@@ -166,6 +166,7 @@ inventory_reserve(inventory_ctx *ctx, const jw_msg *msg, const cJSON *ev, const 
         return;
     }
     kbuf = calloc((size_t)(2 * n + 1), sizeof(*kbuf));
+    // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): inventory_lines() returns n >= 1
     qbuf = calloc((size_t)n, sizeof(*qbuf));
     keys = calloc((size_t)(2 * n + 1), sizeof(*keys));
     args = calloc((size_t)(2 * n + 1), sizeof(*args));
