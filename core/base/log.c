@@ -105,6 +105,8 @@ buf_put_json_str(char *buf, size_t cap, size_t *pos, const char *s)
             break;
         default:
             if (*p < 0x20) {
+                /* the prefix of a 6-byte escape, written with its length */
+                // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
                 memcpy(esc, "\\u00", 4);
                 esc[4] = hex[*p >> 4];
                 esc[5] = hex[*p & 15];

@@ -32,6 +32,8 @@ cfgnode_free(cfgnode *n)
 static int
 clone_children(const cfgnode *n, cfgnode *c)
 {
+    /* sizeof(*p) of an array of pointers is meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     c->items = calloc(n->n, sizeof(*c->items));
     if (c->items == NULL)
         return -1;

@@ -57,6 +57,8 @@ cfg_errors_free(cfg_errors *errs)
     errs->n = errs->cap = 0;
 }
 
+/* (the attribute lets clang's -Wformat-nonliteral see fmt is checked at the callers) */
+static void verr(cfg_ctx *c, int line, int col, const char *fmt, va_list ap) JW_PRINTF(4, 0);
 static void
 verr(cfg_ctx *c, int line, int col, const char *fmt, va_list ap)
 {
@@ -197,7 +199,8 @@ file_dir(const char *path, char *dir, size_t len)
     char cwd[PATH_MAX];
     if (path[0] == '/') {
         snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    } else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+    } else if (getcwd(cwd, sizeof(cwd)) == NULL) { // NOLINT(bugprone-branch-clone)
+        /* (the same fallback as the last branch, for another reason) */
         snprintf(dir, len, ".");
     } else if (slash == NULL) {
         snprintf(dir, len, "%s", cwd);

@@ -76,6 +76,7 @@ get_secret(cfg_ctx *c, const cfgnode *m, const char *base, char **out)
             continue;
         size_t mark = cfg_path_key(c, keys[i]);
         char *s = NULL;
+        const char *env = NULL;
         if (given++ > 0) {
             cfg_err_at(c, v, "only one of %s, %s and %s may be set", base, kf, ke);
             rc = -1;
@@ -96,10 +97,10 @@ get_secret(cfg_ctx *c, const cfgnode *m, const char *base, char **out)
             free(path);
         } else if (!env_name_valid(v->scalar)) {
             cfg_err_at(c, v, "bad environment variable name '%s'", v->scalar);
-        } else if (getenv(v->scalar) == NULL) {
+        } else if ((env = getenv(v->scalar)) == NULL) {
             cfg_err_at(c, v, "environment variable '%s' is not set", v->scalar);
         } else {
-            s = strdup(getenv(v->scalar));
+            s = strdup(env);
         }
         cfg_path_pop(c, mark);
         if (s != NULL) {

@@ -100,8 +100,17 @@ scale(int64_t ip, int64_t frac, int nfrac, int64_t mul, int64_t *out, const char
         snprintf(err, errlen, "value too large");
         return -1;
     }
-    f = frac * mul; /* frac < 1e9 and mul < 1e13 for every unit we accept */
-    if (nfrac > 0 && (mul > INT64_MAX / 1000000000 || f % pow10 != 0)) {
+    /*
+     * frac < 1e9, so frac * mul fits unless mul > INT64_MAX / 1e9 (TB, TiB):
+     * fractions of those are refused before multiplying (fuzz_config_values
+     * found "1.45445446TB" overflowing here when the test came after).
+     */
+    if (nfrac > 0 && mul > INT64_MAX / 1000000000) {
+        snprintf(err, errlen, "not a whole number of %s", what);
+        return -1;
+    }
+    f = frac * mul;
+    if (nfrac > 0 && f % pow10 != 0) {
         snprintf(err, errlen, "not a whole number of %s", what);
         return -1;
     }

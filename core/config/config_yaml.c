@@ -87,6 +87,8 @@ static int
 node_append(cfgnode *n, char *key, int kline, int kcol, cfgnode *item)
 {
     size_t k = n->n + 1;
+    /* sizeof(*p) of an array of pointers is meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     cfgnode **items = realloc(n->items, k * sizeof(*items));
     if (items == NULL)
         goto fail;
@@ -401,6 +403,8 @@ map_remove(cfgnode *m, size_t i)
     memmove(&m->keys[i], &m->keys[i + 1], rest * sizeof(*m->keys));
     memmove(&m->key_lines[i], &m->key_lines[i + 1], rest * sizeof(*m->key_lines));
     memmove(&m->key_columns[i], &m->key_columns[i + 1], rest * sizeof(*m->key_columns));
+    /* sizeof(*p) of an array of pointers is meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     memmove(&m->items[i], &m->items[i + 1], rest * sizeof(*m->items));
     m->n--;
 }
@@ -414,6 +418,8 @@ config_yaml_resolve(cfg_ctx *c, cfgnode *n)
         char err[256], *out;
         if (cfg_subst(n->scalar, &out, err, sizeof(err)) != 0) {
             cfg_err_at(c, n, "%s", err);
+            /* sizeof(*p) of an array of pointers is meant */
+            // NOLINTNEXTLINE(bugprone-sizeof-expression)
             const cfgnode **pv = realloc(c->poison, (c->npoison + 1) * sizeof(*pv));
             if (pv != NULL) {
                 c->poison = pv;

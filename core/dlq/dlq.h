@@ -55,6 +55,9 @@ typedef struct dlq_letter {
 /* 0 = found; 1 = no message at seq (deleted or purged); -1 = error (err). */
 int dlq_letter_get(jsCtx *js, const char *stream, uint64_t seq, dlq_letter *out, char *err,
                    size_t errlen);
+/* The letter of a message already read (takes m over); what dlq_letter_get
+ * does after its request, exposed for the letter's fuzz target. */
+void dlq_letter_from_msg(natsMsg *m, const char *stream, uint64_t seq, dlq_letter *out);
 void dlq_letter_free(dlq_letter *l);
 /* A letter written by jetway carries at least Jetway-Original-Subject. */
 int dlq_letter_is_jetway(const dlq_letter *l);
@@ -109,6 +112,13 @@ int dlq_replay_letter(jsCtx *js, const dlq_letter *l, int force, char *line, siz
 
 /* The headers a replay drops (pure; exposed for tests). */
 int dlq_replay_drops_header(const char *key);
+
+/*
+ * The replay message of a letter (its payload and kept headers, plus
+ * Jetway-Replay and Nats-Msg-Id, the latter also written into msgid), or
+ * NULL when cnats refuses a header. Pure; exposed for the fuzz target.
+ */
+natsMsg *dlq_replay_build(const dlq_letter *l, int attempt, char *msgid, size_t idlen);
 
 /*
  * dlq_publish -- publish a dead letter: a copy of the message to its

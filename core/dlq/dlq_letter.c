@@ -33,6 +33,14 @@ dlq_letter_get(jsCtx *js, const char *stream, uint64_t seq, dlq_letter *out, cha
                  jerr == JSStreamNotFoundErr ? "stream not found" : natsconn_errtext(s));
         return -1;
     }
+    dlq_letter_from_msg(m, stream, seq, out);
+    return 0;
+}
+
+void
+dlq_letter_from_msg(natsMsg *m, const char *stream, uint64_t seq, dlq_letter *out)
+{
+    memset(out, 0, sizeof(*out));
     out->dlq_stream = stream;
     out->seq = seq;
     out->msg = m;
@@ -46,7 +54,6 @@ dlq_letter_get(jsCtx *js, const char *stream, uint64_t seq, dlq_letter *out, cha
     out->error = hdr(m, DLQ_H_ERROR);
     out->message_id = hdr(m, DLQ_H_MESSAGE_ID);
     out->size = natsMsg_GetDataLength(m);
-    return 0;
 }
 
 void

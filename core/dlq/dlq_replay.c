@@ -91,8 +91,8 @@ ensure_marker_stream(jsCtx *js, char *err, size_t errlen)
     return 0;
 }
 
-static natsMsg *
-build_replay(const dlq_letter *l, int attempt, char *msgid, size_t idlen)
+natsMsg *
+dlq_replay_build(const dlq_letter *l, int attempt, char *msgid, size_t idlen)
 {
     natsMsg *m = NULL;
     if (natsMsg_Create(&m, l->orig_subject, NULL, natsMsg_GetData(l->msg),
@@ -204,7 +204,7 @@ dlq_replay_letter(jsCtx *js, const dlq_letter *l, int force, char *line, size_t 
         return -1;
     }
     char msgid[512];
-    natsMsg *m = build_replay(l, prev.replays + 1, msgid, sizeof(msgid));
+    natsMsg *m = dlq_replay_build(l, prev.replays + 1, msgid, sizeof(msgid));
     if (!m) {
         snprintf(line, linelen, "%s:%" PRIu64 ": failed: cannot build the message", l->dlq_stream,
                  l->seq);

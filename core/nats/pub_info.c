@@ -77,7 +77,8 @@ pub_info_consumer(jsCtx *js, const char *stream, const char *consumer, FILE *out
     cJSON_AddNumberToObject(a, "stream_seq", (double)ci->AckFloor.Stream);
     if (ci->Config) {
         const jsConsumerConfig *c = ci->Config;
-        cJSON_AddNumberToObject(o, "ack_wait_ms", (double)(c->AckWait / 1000000));
+        int64_t ack_wait_ms = c->AckWait / 1000000; /* whole ms, as configured */
+        cJSON_AddNumberToObject(o, "ack_wait_ms", (double)ack_wait_ms);
         cJSON_AddNumberToObject(o, "max_deliver", (double)c->MaxDeliver);
         cJSON_AddNumberToObject(o, "max_ack_pending", (double)c->MaxAckPending);
         cJSON_AddNumberToObject(o, "backoff_len", (double)c->BackOffLen);

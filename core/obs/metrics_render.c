@@ -426,7 +426,7 @@ sanitize_counter(const char *in, char *out, size_t outlen)
         char ch = *p;
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                  ch == '_';
-        out[n++] = ok ? ch : '_';
+        out[n++] = ok ? ch : '_'; // NOLINT(bugprone-narrowing-conversions): '_' and ch are chars
     }
     out[n] = '\0';
     if (n >= 6 && strcmp(out + n - 6, "_total") == 0)

@@ -468,6 +468,8 @@ reply_copy(const redisReply *r)
     case REDIS_REPLY_ARRAY:
         o->type = JW_KV_ARRAY;
         if (r->elements) {
+            /* sizeof(*p) of an array of pointers is meant */
+            // NOLINTNEXTLINE(bugprone-sizeof-expression)
             o->elements = calloc(r->elements, sizeof(*o->elements));
             if (!o->elements) {
                 free(o);

@@ -21,6 +21,8 @@ view_job(const jw_msg *m)
     return m ? (rt_job *)m->host_private : NULL;
 }
 
+static void host_log(jw_instance *inst, const jw_msg *m, jw_log_level level, const char *fmt, ...)
+    JW_PRINTF(4, 5);
 static void
 host_log(jw_instance *inst, const jw_msg *m, jw_log_level level, const char *fmt, ...)
 {

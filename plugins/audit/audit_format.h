@@ -107,6 +107,8 @@ aud_buf_jstr(aud_buf *b, const char *s)
             *o++ = (char)*c;
         } else if (*c < 0x20) {
             static const char hex[] = "0123456789abcdef";
+            /* the prefix of a 6-byte escape, in a counted buffer */
+            // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
             memcpy(o, "\\u00", 4);
             o[4] = hex[*c >> 4];
             o[5] = hex[*c & 15];

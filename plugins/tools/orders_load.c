@@ -387,14 +387,27 @@ load_redis(const char *url)
         size_t hl = slash ? (size_t)(slash - p) : strlen(p);
         const char *colon = memchr(p, ':', hl);
         if (colon != NULL) {
-            port = atoi(colon + 1);
+            char *end = NULL;
+            long v = strtol(colon + 1, &end, 10);
+            if (end == colon + 1 || (*end != '\0' && *end != '/') || v < 1 || v > 65535) {
+                fprintf(stderr, "jetway-orders-load: --redis ...%s: bad port\n", p);
+                return NULL;
+            }
+            port = (int)v;
             hl = (size_t)(colon - p);
         }
         if (hl > 0)
             snprintf(host, sizeof(host), "%.*s", (int)hl, p);
     }
-    if (slash != NULL && slash[1] != '\0')
-        db = atoi(slash + 1);
+    if (slash != NULL && slash[1] != '\0') {
+        char *end = NULL;
+        long v = strtol(slash + 1, &end, 10);
+        if (*end != '\0' || v < 0 || v > 1000000) {
+            fprintf(stderr, "jetway-orders-load: --redis ...%s: bad database number\n", p);
+            return NULL;
+        }
+        db = (int)v;
+    }
     c = redisConnectWithTimeout(host, port, tv);
     if (c == NULL || c->err) {
         fprintf(stderr, "jetway-orders-load: redis %s:%d: %s\n", host, port,
@@ -420,7 +433,7 @@ load_reply_ll(const redisReply *r)
     if (r == NULL)
         return 0;
     if (r->type == REDIS_REPLY_STRING)
-        return atoll(r->str);
+        return strtoll(r->str, NULL, 10); /* Redis's own integer text */
     return r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 }
 
