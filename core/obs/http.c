@@ -544,7 +544,7 @@ listen_any(const struct addrinfo *ai)
 static int
 bound_loopback(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return 0;

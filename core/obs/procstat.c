@@ -81,13 +81,11 @@ proc_self_read(proc_self *out)
         char *p = strrchr(buf, ')');
         unsigned long long f[25] = {0};
         int field = 2;
-        while (p && *p && field < 24) {
-            p = strchr(p, ' ');
-            if (!p)
-                break;
-            p++;
-            field++;
-            f[field] = strtoull(p, NULL, 10);
+        if (p != NULL) {
+            for (char *sp = strchr(p, ' '); sp != NULL && field < 24; sp = strchr(sp + 1, ' ')) {
+                field++;
+                f[field] = strtoull(sp + 1, NULL, 10);
+            }
         }
         long tick = sysconf(_SC_CLK_TCK);
         long page = sysconf(_SC_PAGESIZE);

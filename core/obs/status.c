@@ -228,7 +228,8 @@ status_document(const char *service, http_ready_fn ready, void *ud)
     char abi[16];
     snprintf(abi, sizeof(abi), "%u.%u", JW_ABI_MAJOR, JW_ABI_MINOR);
     cJSON_AddStringToObject(doc, "abi", abi);
-    cJSON_AddNumberToObject(doc, "now_ms", (double)(clock_real_ns() / 1000000));
+    int64_t now_ms = clock_real_ns() / 1000000;
+    cJSON_AddNumberToObject(doc, "now_ms", (double)now_ms);
     cJSON_AddNumberToObject(doc, "start_ts", (double)stats.start_ts);
     cJSON_AddBoolToObject(doc, "ready", ok);
     cJSON_AddStringToObject(doc, "reason", ok ? "" : (reason[0] ? reason : "unknown"));

@@ -719,6 +719,7 @@ kv_pipeline(const jw_kv_cmd *cmds, size_t n, jw_kv_reply **replies)
     if (code != JW_OK)
         return code;
     redisReply *sraw[64];
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of reply pointers
     redisReply **raw = n <= 64 ? sraw : calloc(n, sizeof(*raw));
     if (!raw)
         return JW_ENOMEM;

@@ -179,6 +179,7 @@ inventory_prepare_reserve(inventory_job *j)
     }
     j->nlines = n;
     j->kbuf = calloc((size_t)(2 * n + 1), sizeof(*j->kbuf));
+    // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): inventory_lines() returns n >= 1
     j->qbuf = calloc((size_t)n, sizeof(*j->qbuf));
     j->keys = calloc((size_t)(2 * n + 1), sizeof(*j->keys));
     j->args = calloc((size_t)(2 * n + 1), sizeof(*j->args));
@@ -307,6 +308,7 @@ inventory_run(inventory_ctx *ctx, const jw_msg *const *msgs, jw_result *results,
     if (n > 1) {
         jobs = calloc(n, sizeof(*jobs));
         cmds = calloc(n, sizeof(*cmds));
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of reply pointers
         replies = calloc(n, sizeof(*replies));
     }
     if (jobs == NULL || cmds == NULL || replies == NULL) {

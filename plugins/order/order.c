@@ -404,6 +404,7 @@ order_events(order_ctx *ctx, const jw_msg *const *msgs, jw_result *results, size
     if (n > 1) {
         jobs = calloc(n, sizeof(*jobs));
         cmds = calloc(n, sizeof(*cmds));
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of reply pointers
         replies = calloc(n, sizeof(*replies));
     }
     if (jobs == NULL || cmds == NULL || replies == NULL) {
