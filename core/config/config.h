@@ -159,6 +159,13 @@ typedef struct cfg_stream {
     int64_t max_msg_size;        /* -1 = unlimited */
     int replicas;                /* default 1 */
     int64_t duplicate_window_ms; /* default 2m */
+    /* manage: false makes the stream bind-only: another config owns it, so
+     * this one never creates or changes it; it must exist and is checked for
+     * compatibility (subjects covered, retention, the consumers' filters and
+     * dedup.ttl against the server's values). Its subjects may be omitted. */
+    bool manage;            /* default true */
+    bool retention_set;     /* retention was written (compared when bind-only) */
+    bool explicit_settings; /* a limit/storage key was written (bind-only: diffed, not applied) */
     cfg_loc loc;
 } cfg_stream;
 
@@ -269,5 +276,8 @@ int cfg_parse_size(const char *s, int64_t *bytes);
 const cfg_consumer *config_find_consumer(const jw_config *cfg, const char *name);
 const cfg_stream *config_find_stream(const jw_config *cfg, const char *name);
 const cfg_plugin *config_find_plugin(const jw_config *cfg, const char *name);
+/* NATS subject algebra, for checks against a server's streams: every subject
+ * `filter` matches is also matched by `pattern` ('*' and '>' wildcards). */
+bool config_subject_within(const char *filter, const char *pattern);
 
 #endif /* JW_CORE_CONFIG_H */

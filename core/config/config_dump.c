@@ -213,6 +213,16 @@ dump_streams(FILE *fp, const jw_config *cfg)
         const cfg_stream *s = &cfg->streams[i];
         fputs("  - ", fp);
         kv_str(fp, 0, "name", s->name);
+        if (!s->manage) {
+            /* Bind-only: only what is checked against the owner's stream. */
+            fputs("    manage: false # bind-only: must exist, checked, never created or changed\n",
+                  fp);
+            if (s->nsubjects)
+                list_str(fp, 4, "subjects", s->subjects, s->nsubjects);
+            if (s->retention_set)
+                kv_str(fp, 4, "retention", retention[s->retention]);
+            continue;
+        }
         list_str(fp, 4, "subjects", s->subjects, s->nsubjects);
         kv_str(fp, 4, "storage", storage[s->storage]);
         kv_str(fp, 4, "retention", retention[s->retention]);

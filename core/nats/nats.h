@@ -186,6 +186,7 @@ typedef enum {
     PROV_WOULD_UPDATE, /* dry run */
     PROV_REFUSED,      /* a change JetStream cannot make in place */
     PROV_ERROR,        /* the request failed */
+    PROV_BOUND,        /* manage: false: exists, compatible, left as the owner made it */
 } prov_outcome;
 
 /* The outcome for one object; filled by the callee, owned by the caller. */
@@ -199,7 +200,16 @@ const char *prov_outcome_name(prov_outcome o);
 /* One line for operators: "<object>: <outcome>[: <detail>]". */
 void prov_result_format(const prov_result *r, char *buf, size_t len);
 
-/* 0 when the object now matches (or would, in a dry run); -1 otherwise. */
+/*
+ * 0 when the object now matches (or would, in a dry run); -1 otherwise. A
+ * stream declared manage: false is never created or changed: it must exist
+ * and be compatible with `cfg` (its declared subjects and retention, and the
+ * filter, dead_letter and dedup.ttl of cfg's consumers on it); differences
+ * in other declared fields are reported, not applied. `cfg` may be NULL
+ * (then no consumer is checked).
+ */
+int provision_stream_ex(jsCtx *js, const jw_config *cfg, const cfg_stream *st, int dry_run,
+                        prov_result *res);
 int provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res);
 int provision_consumer(jsCtx *js, const cfg_stream *st, const cfg_consumer *cc, int dry_run,
                        prov_result *res);
