@@ -163,7 +163,7 @@ typedef struct cfg_stream {
      * this one never creates or changes it; it must exist and is checked for
      * compatibility (subjects covered, retention, the consumers' filters and
      * dedup.ttl against the server's values). Its subjects may be omitted. */
-    bool manage;            /* default true */
+    bool bind_only;         /* manage: false; default false (a zeroed struct is managed) */
     bool retention_set;     /* retention was written (compared when bind-only) */
     bool explicit_settings; /* a limit/storage key was written (bind-only: diffed, not applied) */
     cfg_loc loc;

@@ -213,7 +213,7 @@ dump_streams(FILE *fp, const jw_config *cfg)
         const cfg_stream *s = &cfg->streams[i];
         fputs("  - ", fp);
         kv_str(fp, 0, "name", s->name);
-        if (!s->manage) {
+        if (s->bind_only) {
             /* Bind-only: only what is checked against the owner's stream. */
             fputs("    manage: false # bind-only: must exist, checked, never created or changed\n",
                   fp);

@@ -208,8 +208,9 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     s->max_bytes = s->max_msgs = s->max_msg_size = -1;
     s->replicas = 1;
     s->duplicate_window_ms = 120000;
-    s->manage = true;
-    cfg_get_bool(c, it, "manage", &s->manage);
+    bool manage = true;
+    cfg_get_bool(c, it, "manage", &manage);
+    s->bind_only = !manage;
     if (cfg_req_str(c, it, "name", &s->name) == 1 && !cfg_name_valid(s->name)) {
         size_t m = cfg_path_key(c, "name");
         cfg_err_at(c, cfgnode_get(it, "name"),
@@ -219,7 +220,7 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     int rc = cfg_get_strlist(c, it, "subjects", &s->subjects, &s->nsubjects);
     const cfgnode *sn = cfgnode_get(it, "subjects");
     size_t m = cfg_path_key(c, "subjects");
-    if (rc == 0 && !s->manage) {
+    if (rc == 0 && s->bind_only) {
         cfg_path_pop(c, m); /* bind-only: the owner's subjects are checked on the server */
     } else if (rc == 0) {
         cfg_path_pop(c, m);

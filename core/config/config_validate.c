@@ -200,7 +200,7 @@ static void
 check_ttl(cfg_ctx *c, const cfg_consumer *k, const cfg_stream *s, const cfgnode *node)
 {
     /* A bind-only stream's window is the owner's: provisioning checks it. */
-    if (!s->manage || !k->dedup.enabled || k->dedup.ttl_ms >= s->duplicate_window_ms)
+    if (s->bind_only || !k->dedup.enabled || k->dedup.ttl_ms >= s->duplicate_window_ms)
         return;
     char a[32], b[32];
     cfg_format_duration(k->dedup.ttl_ms, a, sizeof(a));

@@ -459,7 +459,7 @@ provision_stream_ex(jsCtx *js, const jw_config *cfg, const cfg_stream *st, int d
         api_error(res, "get info", s, jerr);
         return -1;
     }
-    if (!st->manage) {
+    if (st->bind_only) {
         int rc = bind_stream(cfg, st, si, s, res);
         jsStreamInfo_Destroy(si);
         return rc;
