@@ -180,7 +180,9 @@ $(BUILD)/jetway: $(CORE_OBJS)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c $(FLAGS_STAMP)
+# The tool shares the NATS options of the jetway commands (core/nats/natscli.c).
+$(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c core/nats/natscli.c core/nats/nkey.c \
+    core/nats/nats.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "nkey_int.h"
 
 #define NATSCONN_DEFAULT_URL "nats://127.0.0.1:4222"
 
@@ -132,69 +131,6 @@ natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
     out[o] = '\0';
 }
 
-static int
-set_auth(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
-{
-    natsStatus s = NATS_OK;
-    if (cfg->nkey_seed_file && cfg->creds_file) {
-        snprintf(err, errlen, "nats: nkey_seed_file and creds_file cannot both be set");
-        return -1;
-    }
-    if (cfg->user)
-        s = natsOptions_SetUserInfo(opts, cfg->user, cfg->password ? cfg->password : "");
-    if (s == NATS_OK && cfg->token)
-        s = natsOptions_SetToken(opts, cfg->token);
-    if (s == NATS_OK && cfg->creds_file)
-        s = natsOptions_SetUserCredentialsFromFiles(opts, cfg->creds_file, NULL);
-    if (s != NATS_OK) {
-        snprintf(err, errlen, "nats: auth options: %s", natsStatus_GetText(s));
-        return -1;
-    }
-    if (cfg->nkey_seed_file) {
-        char pub[64];
-        if (nkey_public_from_file(cfg->nkey_seed_file, pub, sizeof(pub), err, errlen) != 0)
-            return -1;
-        s = natsOptions_SetNKeyFromSeed(opts, pub, cfg->nkey_seed_file);
-        if (s != NATS_OK) {
-            snprintf(err, errlen, "nats: nkey_seed_file %s: %s", cfg->nkey_seed_file,
-                     natsStatus_GetText(s));
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int
-set_tls(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
-{
-    if (!cfg->tls_ca && !cfg->tls_cert && !cfg->tls_key && !cfg->tls_hostname)
-        return 0;
-    if (!cfg->tls_cert != !cfg->tls_key) {
-        snprintf(err, errlen, "nats: tls_cert and tls_key must be given together");
-        return -1;
-    }
-    const char *what = "enable TLS";
-    natsStatus s = natsOptions_SetSecure(opts, true);
-    if (s == NATS_OK && cfg->tls_ca) {
-        what = cfg->tls_ca;
-        s = natsOptions_LoadCATrustedCertificates(opts, cfg->tls_ca);
-    }
-    if (s == NATS_OK && cfg->tls_cert) {
-        what = cfg->tls_cert;
-        s = natsOptions_LoadCertificatesChain(opts, cfg->tls_cert, cfg->tls_key);
-    }
-    if (s == NATS_OK && cfg->tls_hostname) {
-        what = "tls_hostname";
-        s = natsOptions_SetExpectedHostname(opts, cfg->tls_hostname);
-    }
-    if (s != NATS_OK) {
-        /* The text names files, never key material. */
-        snprintf(err, errlen, "nats: TLS (%s): %s", what, natsconn_errtext(s));
-        return -1;
-    }
-    return 0;
-}
-
 static natsStatus
 set_timing(natsOptions *opts, const cfg_nats *cfg)
 {
@@ -269,7 +205,7 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
         natsOptions_Destroy(opts);
         return -1;
     }
-    if (set_auth(opts, cfg, err, errlen) != 0 || set_tls(opts, cfg, err, errlen) != 0) {
+    if (natscli_set_options(opts, cfg, err, errlen) != 0) {
         natsOptions_Destroy(opts);
         return -1;
     }
@@ -317,22 +253,4 @@ natsconn_close(natsConnection *nc, jsCtx *js)
         natsConnection_Close(nc);
         natsConnection_Destroy(nc);
     }
-}
-
-void
-natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url)
-{
-    memset(c, 0, sizeof(*c));
-    if (!url || !*url)
-        url = getenv("NATS_URL");
-    if (!url || !*url)
-        url = NATSCONN_DEFAULT_URL;
-    *server_slot = (char *)url;
-    c->servers = server_slot;
-    c->nservers = 1;
-    c->name = (char *)"jetway-cli";
-    c->connect_timeout_ms = 2000;
-    c->reconnect_wait_ms = 250;
-    c->reconnect_wait_max_ms = 2000;
-    c->request_timeout_ms = 5000;
 }

@@ -34,6 +34,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* The NATS options of every jetway tool (-s, --creds, --user...; the nats
+ * CLI's variables): core/nats/natscli.c, linked into this tool. */
+#include "nats/nats.h"
+
 
 #define LOAD_ID_MAX      48
 #define LOAD_REASONS_MAX 8
@@ -84,7 +88,8 @@ typedef struct load_run {
 } load_run;
 
 typedef struct load_opts {
-    const char *url;
+    const char *url; /* for messages; the connection comes from `nats` */
+    natscli nats;
     const char *redis_url;
     const char *subject;
     long orders;
@@ -521,36 +526,34 @@ load_redis_checks(const load_opts *o, cJSON *out)
 static void
 load_usage(FILE *fp)
 {
-    fprintf(
-        fp,
-        "usage: jetway-orders-load [-s URL] [--orders N] [--rate R] [--inflight K] [--skus LIST]\n"
-        "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
-        "                   [--accepted-out FILE]\n\n"
-        "Send orders.create requests to the order service, wait until every accepted\n"
-        "order is confirmed or cancelled, and print a summary.\n\n"
-        "  -s, --server URL     NATS server (default $NATS_URL or nats://127.0.0.1:4222)\n"
-        "  -n, --orders N       orders to send (default 10000)\n"
-        "  -r, --rate R         orders per second, 0 = as fast as possible (default 0)\n"
-        "  -k, --inflight K     most requests awaiting their reply (default 256)\n"
-        "      --skus LIST      SKU[=initial],... ordered from (default\n"
-        "                       SKU-1,SKU-2,SKU-3,SKU-4,SKU-RARE); without =initial the\n"
-        "                       initial stock is read from Redis (inv:initial:SKU)\n"
-        "      --seed S         seed of the generated orders (default 1)\n"
-        "  -t, --timeout SECS   give up waiting for decisions after SECS (default 120)\n"
-        "      --subject SUBJ   request subject (default orders.create)\n"
-        "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
-        "                       available + reserved + sold == initial\n"
-        "      --json           print the summary as one JSON object\n"
-        "      --accepted-out FILE  write one line per accepted order:\n"
-        "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
-        "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
+    fprintf(fp, "usage: jetway-orders-load [-s URL] [auth] [--orders N] [--rate R] [--inflight K] "
+                "[--skus LIST]\n"
+                "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
+                "                   [--accepted-out FILE]\n\n"
+                "Send orders.create requests to the order service, wait until every accepted\n"
+                "order is confirmed or cancelled, and print a summary.\n\n" NATSCLI_USAGE
+                "  -n, --orders N       orders to send (default 10000)\n"
+                "  -r, --rate R         orders per second, 0 = as fast as possible (default 0)\n"
+                "  -k, --inflight K     most requests awaiting their reply (default 256)\n"
+                "      --skus LIST      SKU[=initial],... ordered from (default\n"
+                "                       SKU-1,SKU-2,SKU-3,SKU-4,SKU-RARE); without =initial the\n"
+                "                       initial stock is read from Redis (inv:initial:SKU)\n"
+                "      --seed S         seed of the generated orders (default 1)\n"
+                "  -t, --timeout SECS   give up waiting for decisions after SECS (default 120)\n"
+                "      --subject SUBJ   request subject (default orders.create)\n"
+                "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
+                "                       available + reserved + sold == initial\n"
+                "      --json           print the summary as one JSON object\n"
+                "      --accepted-out FILE  write one line per accepted order:\n"
+                "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
+                "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
 }
 
 static int
 load_parse(int argc, char **argv, load_opts *o)
 {
     static const struct option longs[] = {
-        {"server", required_argument, NULL, 's'},
+        NATSCLI_LONGOPTS,
         {"orders", required_argument, NULL, 'n'},
         {"rate", required_argument, NULL, 'r'},
         {"inflight", required_argument, NULL, 'k'},
@@ -564,12 +567,10 @@ load_parse(int argc, char **argv, load_opts *o)
         {"accepted-out", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
-    const char *env = getenv("NATS_URL");
     char *end;
     int c;
 
     memset(o, 0, sizeof(*o));
-    o->url = env && *env ? env : "nats://127.0.0.1:4222";
     o->subject = "orders.create";
     o->orders = 10000;
     o->inflight = 256;
@@ -581,9 +582,6 @@ load_parse(int argc, char **argv, load_opts *o)
         errno = 0;
         end = NULL;
         switch (c) {
-        case 's':
-            o->url = optarg;
-            break;
         case 'n':
             o->orders = strtol(optarg, &end, 10);
             if (*end || o->orders < 1 || o->orders > 100000000)
@@ -629,6 +627,8 @@ load_parse(int argc, char **argv, load_opts *o)
             load_usage(stdout);
             return 1;
         default:
+            if (natscli_option(&o->nats, c, optarg))
+                break;
             load_usage(stderr);
             return 2;
         }
@@ -911,9 +911,15 @@ main(int argc, char **argv)
         fprintf(stderr, "jetway-orders-load: out of memory\n");
         goto out;
     }
+    cfg_nats ncfg;
+    char *slot = NULL, nerr[512];
+    natscli_apply(&o.nats, &ncfg, 0, &slot);
+    o.url = ncfg.servers[0];
     s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, o.url);
+    if (s == NATS_OK && natscli_set_options(opts, &ncfg, nerr, sizeof(nerr)) != 0) {
+        fprintf(stderr, "jetway-orders-load: %s\n", nerr);
+        goto out;
+    }
     if (s == NATS_OK)
         s = natsOptions_SetName(opts, "jetway-load");
     if (s == NATS_OK)
@@ -921,7 +927,9 @@ main(int argc, char **argv)
     if (s == NATS_OK)
         s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
-        fprintf(stderr, "jetway-orders-load: connect %s: %s\n", o.url, natsStatus_GetText(s));
+        const char *why = nats_GetLastError(NULL);
+        fprintf(stderr, "jetway-orders-load: connect %s: %s\n", o.url,
+                why && *why ? why : natsStatus_GetText(s));
         goto out;
     }
     s = natsInbox_Create(&inbox);
