@@ -109,6 +109,10 @@ typedef struct cfg_nats {
     char *inbox_prefix;            /* custom inbox prefix, optional */
     bool send_asap;                /* write each publish/ack/pull at once instead of via cnats's
                                       flusher (lower latency, more syscalls); default false */
+    /* `run` exits (status 1) after this many connection attempts in a row
+     * that the server refused (authorization violation, TLS failure):
+     * credentials do not fix themselves. 0 = keep retrying. Default 3. */
+    int max_auth_failures;
 } cfg_nats;
 
 typedef struct cfg_redis {
@@ -118,11 +122,12 @@ typedef struct cfg_redis {
     int port;
     char *unix_path; /* unix socket path, or NULL */
     int db;
-    char *user;          /* ACL user, optional */
-    char *password;      /* secret: from url, password, password_file or password_env */
-    int64_t timeout_ms;  /* per command; default 2s */
-    bool allow_eviction; /* run dedup consumers even on an evicting maxmemory-policy (done markers
-                            can then be evicted and a duplicate handled again); default false */
+    char *user;            /* ACL user, optional */
+    char *password;        /* secret: from url, password, password_file or password_env */
+    int64_t timeout_ms;    /* per command; default 2s */
+    bool allow_eviction;   /* run dedup consumers even on an evicting maxmemory-policy (done markers
+                              can then be evicted and a duplicate handled again); default false */
+    int max_auth_failures; /* as cfg_nats's, for WRONGPASS/NOAUTH; default 3; 0 = forever */
 } cfg_redis;
 
 typedef struct cfg_dedup {

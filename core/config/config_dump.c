@@ -200,6 +200,7 @@ dump_nats(FILE *fp, const cfg_nats *n)
     kv_dur(fp, 2, "request_timeout", n->request_timeout_ms);
     kv_str(fp, 2, "inbox_prefix", n->inbox_prefix);
     kv_bool(fp, 2, "send_asap", n->send_asap);
+    kv_int(fp, 2, "max_auth_failures", n->max_auth_failures);
 }
 
 static void
@@ -328,6 +329,7 @@ config_dump(const jw_config *cfg, FILE *fp)
         kv_secret(fp, 2, "password", cfg->redis.password);
         kv_dur(fp, 2, "timeout", cfg->redis.timeout_ms);
         kv_bool(fp, 2, "allow_eviction", cfg->redis.allow_eviction);
+        kv_int(fp, 2, "max_auth_failures", cfg->redis.max_auth_failures);
     } else {
         fputs("# redis: not configured (no dedup)\n", fp);
     }

@@ -122,6 +122,32 @@ int natscli_set_options(natsOptions *opts, const cfg_nats *c, char *err, size_t 
  */
 int64_t natsconn_backoff_ms(int64_t wait_ms, int64_t max_ms, int attempts, uint32_t rnd);
 
+/*
+ * What kind of failure a natsconn_open() error is, from its text (cnats
+ * reports the server's -ERR and OpenSSL's reasons as text): the server is
+ * not reachable; it refused our credentials ("Authorization Violation",
+ * expired or revoked credentials); TLS failed (handshake, certificate,
+ * key or CA files); anything else. Pure, for tests.
+ */
+typedef enum {
+    NATSCONN_FAIL_UNREACHABLE = 0,
+    NATSCONN_FAIL_AUTH,
+    NATSCONN_FAIL_TLS,
+    NATSCONN_FAIL_NO_JETSTREAM,
+    NATSCONN_FAIL_OTHER,
+} natsconn_fail;
+natsconn_fail natsconn_failure_kind(const char *err);
+/* "unreachable", "authorization refused", "TLS failure", "JetStream not enabled", "error". */
+const char *natsconn_failure_name(natsconn_fail k);
+/* -1 with the reason and kind NO_JETSTREAM when the server says JetStream
+ * is off (no responders on $JS.API, or not enabled for the account); else 0
+ * (a timeout, e.g. a user not permitted $JS.API.INFO, proves nothing).
+ * The request is the info of `stream` (which roles may read even under a
+ * tight permission set), or the account's when `stream` is NULL.
+ * Blocking: one API request. */
+int natsconn_check_jetstream(jsCtx *js, const char *stream, natsconn_fail *kind, char *err,
+                             size_t errlen);
+
 /* The most useful text for a failed cnats call: the thread's last error,
  * else the status text (never NULL). */
 const char *natsconn_errtext(natsStatus s);

@@ -95,6 +95,91 @@ natsconn_errtext(natsStatus s)
     return natsStatus_GetText(s);
 }
 
+static int
+has(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+natsconn_fail
+natsconn_failure_kind(const char *err)
+{
+    if (!err)
+        return NATSCONN_FAIL_OTHER;
+    if (has(err, "authorization violation") || has(err, "authentication") ||
+        has(err, "authorization") || has(err, "credentials") || has(err, "nkey") ||
+        has(err, "user jwt") || has(err, "revoked"))
+        return NATSCONN_FAIL_AUTH;
+    if (has(err, "ssl") || has(err, "tls") || has(err, "certificate") || has(err, "handshake"))
+        return NATSCONN_FAIL_TLS;
+    if (has(err, "no server available") || has(err, "connection refused") || has(err, "timeout") ||
+        has(err, "timed out") || has(err, "no route") || has(err, "unreachable") ||
+        has(err, "name or service not known") || has(err, "connection reset") ||
+        has(err, "stale connection"))
+        return NATSCONN_FAIL_UNREACHABLE;
+    return NATSCONN_FAIL_OTHER;
+}
+
+const char *
+natsconn_failure_name(natsconn_fail k)
+{
+    switch (k) {
+    case NATSCONN_FAIL_UNREACHABLE:
+        return "unreachable";
+    case NATSCONN_FAIL_AUTH:
+        return "authorization refused";
+    case NATSCONN_FAIL_TLS:
+        return "TLS failure";
+    case NATSCONN_FAIL_NO_JETSTREAM:
+        return "JetStream not enabled";
+    case NATSCONN_FAIL_OTHER:
+        break;
+    }
+    return "error";
+}
+
+int
+natsconn_check_jetstream(jsCtx *js, const char *stream, natsconn_fail *kind, char *err,
+                         size_t errlen)
+{
+    jsErrCode jerr = 0;
+    /* No responders come back at once; a user not permitted the request
+     * gets no answer at all, so do not wait for it long. */
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 500;
+    natsStatus s;
+    if (stream) {
+        jsStreamInfo *si = NULL;
+        s = js_GetStreamInfo(&si, js, stream, &o, &jerr);
+        jsStreamInfo_Destroy(si);
+        if (jerr == JSStreamNotFoundErr)
+            s = NATS_OK; /* JetStream answered */
+    } else {
+        jsAccountInfo *ai = NULL;
+        s = js_GetAccountInfo(&ai, js, &o, &jerr);
+        jsAccountInfo_Destroy(ai);
+    }
+    if (s == NATS_OK)
+        return 0;
+    /* No JetStream: nobody answers $JS.API (no responders), or the server
+     * says so for this account (10039). */
+    if (s == NATS_NO_RESPONDERS || jerr == JSNotEnabledForAccountErr || jerr == JSNotEnabledErr) {
+        *kind = NATSCONN_FAIL_NO_JETSTREAM;
+        snprintf(err, errlen,
+                 "nats: JetStream is not enabled on the server or for this account (start "
+                 "nats-server with -js, or give the account JetStream)");
+        return -1;
+    }
+    /* Anything else (a timeout: a user not permitted $JS.API.INFO gets no
+     * answer; an account without limits...) is no proof that JetStream is
+     * off: provisioning reports what really fails. */
+    (void)kind;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
 void
 natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
 {

@@ -13,6 +13,9 @@
 #include "rt_int.h"
 
 void obs_start(rt_host *r);
+/* The HTTP endpoint alone, from `cfg`, before anything connects (main
+ * thread, at start); obs_start() then leaves it running. */
+void obs_start_http(rt_host *r, const jw_config *cfg);
 void obs_stop_http(rt_host *r);
 void obs_stop_tracing(rt_host *r);
 /* After a reload: the service name may have changed. */
