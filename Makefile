@@ -14,7 +14,7 @@
 #   make test-asan       the test suite built with -fsanitize=address,undefined
 #   make tsan            the integration suite under ThreadSanitizer
 #   make valgrind        the unit tests under valgrind memcheck
-#   make demo            the order-processing pipeline end to end
+#   make demo            the order-processing pipeline end to end (KEEP=1: leave it running)
 #   make bench           throughput/latency against a raw cnats baseline
 #   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
 #                        also the man page (help2man), config/*.yaml as examples

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The NATS options of every jetway tool (-s, --creds, --user...; the nats
  * CLI's variables): core/nats/natscli.c, linked into this tool. */
@@ -100,6 +101,7 @@ typedef struct load_opts {
     double request_timeout_s;
     int json;
     const char *accepted_out; /* file of accepted orders and their decisions, or NULL */
+    int progress;             /* --progress: a status line on the terminal (/dev/tty) */
     load_sku skus[LOAD_SKUS_MAX];
     int nskus;
 } load_opts;
@@ -363,9 +365,10 @@ load_add_latency(cJSON *obj, const char *key, int64_t *v, long n)
     cJSON *l = cJSON_AddObjectToObject(obj, key);
 
     qsort(v, (size_t)n, sizeof(*v), load_cmp);
-    cJSON_AddNumberToObject(l, "p50", load_pct(v, n, 0.50));
-    cJSON_AddNumberToObject(l, "p99", load_pct(v, n, 0.99));
-    cJSON_AddNumberToObject(l, "max", load_pct(v, n, 1.0));
+    /* To 0.1 ms: the nanoseconds under it are noise, not information. */
+    cJSON_AddNumberToObject(l, "p50", round(load_pct(v, n, 0.50) * 10) / 10);
+    cJSON_AddNumberToObject(l, "p99", round(load_pct(v, n, 0.99) * 10) / 10);
+    cJSON_AddNumberToObject(l, "max", round(load_pct(v, n, 1.0) * 10) / 10);
 }
 
 /* Connect to redis://[:password@]host[:port][/db]; NULL with a message on failure. */
@@ -544,6 +547,8 @@ load_usage(FILE *fp)
                 "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
                 "                       available + reserved + sold == initial\n"
                 "      --json           print the summary as one JSON object\n"
+                "      --progress       show progress on the terminal (/dev/tty) while running\n"
+                "                       (the default when stderr is a terminal)\n"
                 "      --accepted-out FILE  write one line per accepted order:\n"
                 "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
                 "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
@@ -565,6 +570,7 @@ load_parse(int argc, char **argv, load_opts *o)
         {"subject", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {"accepted-out", required_argument, NULL, 'A'},
+        {"progress", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     char *end;
@@ -619,6 +625,9 @@ load_parse(int argc, char **argv, load_opts *o)
             break;
         case 'u':
             o->subject = optarg;
+            break;
+        case 'P':
+            o->progress = 1;
             break;
         case 'A':
             o->accepted_out = optarg;
@@ -755,7 +764,7 @@ load_print_text(const cJSON *s)
     for (int i = 0; i < 2; i++) {
         const char *k = i ? "decide_latency_ms" : "accept_latency_ms";
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, k);
-        printf("%-10s p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", i ? "decide" : "accept",
+        printf("%-10s p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", i ? "decide" : "accept",
                load_num(l, "p50"), load_num(l, "p99"), load_num(l, "max"));
     }
     if (rj != NULL) {
@@ -813,6 +822,91 @@ load_write_accepted(const load_run *run, const char *path)
         return -1;
     }
     return 0;
+}
+
+/*
+ * The terminal status line: a thread that reads the counters under the
+ * run's mutex twice a second and rewrites one line on /dev/tty (so a
+ * redirected stdout/stderr stays clean). Owned by main().
+ */
+typedef struct load_progress {
+    load_run *run;
+    long total;
+    int64_t t0;
+    FILE *tty;
+    pthread_mutex_t mu; /* guards stop; cv wakes the thread to stop */
+    pthread_cond_t cv;
+    int stop;
+    pthread_t th;
+} load_progress;
+
+static void *
+load_progress_main(void *arg)
+{
+    load_progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        pthread_mutex_lock(&p->run->mu);
+        long answered = p->run->accepted + p->run->rejected + p->run->noreply;
+        long accepted = p->run->accepted, decided = p->run->decided;
+        long inflight = p->run->inflight;
+        pthread_mutex_unlock(&p->run->mu);
+        double secs = (double)(load_now() - p->t0) / 1e9;
+        fprintf(p->tty,
+                "\r  %ld/%ld orders answered, %ld accepted, %ld decided, %ld in flight, "
+                "%.0f decided/s, %.0f s \033[K",
+                answered, p->total, accepted, decided, inflight,
+                secs > 0 ? (double)decided / secs : 0.0, secs);
+        fflush(p->tty);
+    }
+    pthread_mutex_unlock(&p->mu);
+    fputs("\r\033[K", p->tty);
+    fflush(p->tty);
+    return NULL;
+}
+
+static int
+load_progress_start(load_progress *p, load_run *run, long total, int64_t t0)
+{
+    memset(p, 0, sizeof(*p));
+    p->tty = fopen("/dev/tty", "w");
+    if (!p->tty)
+        return -1; /* no terminal: nothing to show */
+    p->run = run;
+    p->total = total;
+    p->t0 = t0;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->th, NULL, load_progress_main, p) != 0) {
+        fclose(p->tty);
+        p->tty = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+load_progress_stop(load_progress *p)
+{
+    if (!p->tty)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    fclose(p->tty);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    p->tty = NULL;
 }
 
 /* Send every request (bounded in flight, paced), then wait for the decisions. */
@@ -952,7 +1046,11 @@ main(int argc, char **argv)
     }
     t0 = load_now();
     deadline = t0 + (int64_t)(o.timeout_s * 1e9);
+    load_progress prog = {0};
+    if (o.progress || isatty(STDERR_FILENO))
+        load_progress_start(&prog, &run, o.orders, t0);
     sent = load_drive(&run, &o, nc, (const char *)inbox, t0, deadline);
+    load_progress_stop(&prog);
 
     /* Stop the callbacks before reading the results without the lock. */
     for (int i = 0; i < 3; i++) {
