@@ -211,7 +211,7 @@ $(BUILD)/obj/gen/status_assets.o: $(STATUS_GEN) core/obs/status_int.h $(FLAGS_ST
 # A plugin is every .c of plugins/NAME/, linked into one .so with cJSON and
 # the extra libraries listed in plugins/NAME/LIBS, if any (e.g. -lcrypto).
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h $(FLAGS_STAMP)
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h core/include/jetway/plugin_util.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
