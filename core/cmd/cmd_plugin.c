@@ -69,7 +69,10 @@ describe_text(const plugin_module *m)
     printf("options:\n  %-*s  %-8s  %-12s  %s\n", w, "name", "type", "default", "help");
     for (const jw_option *o = d->options; o->key; o++)
         printf("  %-*s  %-8s  %-12s  %s\n", w, o->key, opt_type_name(o->type),
-               o->required ? "(required)" : o->def ? o->def : "-", o->help ? o->help : "");
+               o->required ? "(required)"
+               : o->def    ? o->def
+                           : "-",
+               o->help ? o->help : "");
 }
 
 static int

@@ -82,6 +82,7 @@ obs_start_http(rt_host *r, const jw_config *cfg)
 {
     /* Main thread, before the loop exists (run starts HTTP first), or the
      * loop from obs_start(). */
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN);
     char err[256];
     if (cfg->http.listen && !r->http) {
         http_server *srv = NULL;
@@ -124,7 +125,8 @@ obs_reconfigure(rt_host *r)
 void
 obs_stop_http(rt_host *r)
 {
-    JW_ASSERT_THREAD(JW_ROLE_LOOP);
+    /* MAIN: a start that failed before the loop existed (HTTP starts first). */
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN);
     if (r->http) {
         http_stop(r->http);
         r->http = NULL;

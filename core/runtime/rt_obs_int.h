@@ -4,7 +4,9 @@
  * OTLP span exporter, as configured. obs_start and obs_reconfigure also
  * hand the status page a copy of the running topology.
  *
- * Threads: obs_start/obs_stop_http on the loop thread; obs_stop_tracing on
+ * Threads: obs_start on the loop thread; obs_start_http/obs_stop_http on the
+ * main thread before the loop exists (start-up and its failure) or on the
+ * loop; obs_stop_tracing on
  * the main thread after the workers are joined (they submit spans).
  */
 #ifndef JW_OBS_H
