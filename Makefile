@@ -14,11 +14,12 @@
 #   make test-asan       the test suite built with -fsanitize=address,undefined
 #   make tsan            the integration suite under ThreadSanitizer
 #   make valgrind        the unit tests under valgrind memcheck
-#   make demo            the order-processing pipeline end to end
+#   make demo            the order-processing pipeline end to end (KEEP=1: leave it running)
 #   make bench           throughput/latency against a raw cnats baseline
-#   make install         binary, plugin header and pkg-config file (PREFIX, DESTDIR)
-#                        also the man page (help2man), config/*.yaml as examples
-#                        and the systemd unit jetway@.service
+#   make install         binary, plugin headers (plugin.h, plugin_util.h), pkg-config
+#                        file, example plugin and event schemas under share/jetway
+#                        (PREFIX, DESTDIR); also the man page (help2man),
+#                        config/*.yaml as examples and the systemd unit jetway@.service
 #   make uninstall       remove what install put there (same PREFIX, DESTDIR)
 #   make man             $(BUILD)/jetway.1 from the binary's --help
 #   make check-layers    core/'s include rule (scripts/check-layers) and its self-test
@@ -127,6 +128,10 @@ LIB_OBJS   := $(filter-out $(BUILD)/obj/core/cmd/main.o,$(CORE_OBJS))
 PLUGIN_DIRS := $(filter-out plugins/shared plugins/tools,$(patsubst %/,%,$(wildcard plugins/*/)))
 PLUGIN_SOS  := $(PLUGIN_DIRS:plugins/%=$(BUILD)/plugins/%.so)
 EXAMPLE_CONFIGS := $(wildcard config/*.yaml)
+# The plugin author's kit: an example plugin to copy, the events' schemas.
+EXAMPLE_PLUGIN  := examples/shipping/shipping.c examples/shipping/Makefile \
+    examples/shipping/shipping.yaml examples/shipping/shipping.scheduled.v1.json
+EVENT_SCHEMAS   := $(wildcard plugins/*/schemas/*.json)
 
 # The order example's tools: its load generator and its audit chain verifier
 # (they know the example's subjects, Redis keys and record format, so they
@@ -180,7 +185,9 @@ $(BUILD)/jetway: $(CORE_OBJS)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c $(FLAGS_STAMP)
+# The tool shares the NATS options of the jetway commands (core/nats/natscli.c).
+$(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c core/nats/natscli.c core/nats/nkey.c \
+    core/nats/nats.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
@@ -209,7 +216,7 @@ $(BUILD)/obj/gen/status_assets.o: $(STATUS_GEN) core/obs/status_int.h $(FLAGS_ST
 # A plugin is every .c of plugins/NAME/, linked into one .so with cJSON and
 # the extra libraries listed in plugins/NAME/LIBS, if any (e.g. -lcrypto).
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h $(FLAGS_STAMP)
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) $$(wildcard plugins/shared/*.h) $$(wildcard plugins/%/LIBS) core/include/jetway/plugin.h core/include/jetway/plugin_util.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
@@ -400,7 +407,11 @@ install:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/jetway \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/jetway/plugins
 	install -m 0755 $(BUILD)/jetway $(DESTDIR)$(PREFIX)/bin/jetway
-	install -m 0644 core/include/jetway/plugin.h $(DESTDIR)$(PREFIX)/include/jetway/plugin.h
+	install -m 0644 core/include/jetway/plugin.h core/include/jetway/plugin_util.h \
+	    $(DESTDIR)$(PREFIX)/include/jetway/
+	install -d $(DESTDIR)$(DATADIR)/examples/shipping $(DESTDIR)$(DATADIR)/schemas
+	install -m 0644 $(EXAMPLE_PLUGIN) $(DESTDIR)$(DATADIR)/examples/shipping/
+	install -m 0644 $(EVENT_SCHEMAS) $(DESTDIR)$(DATADIR)/schemas/
 	install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PREFIX)/lib/jetway/plugins/ 2>/dev/null || true
 	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/jetway-plugin.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jetway-plugin.pc
@@ -422,19 +433,24 @@ man:
 # are jetway's own if they are empty (never bin/, lib/, share/man/...).
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/jetway $(DESTDIR)$(PREFIX)/include/jetway/plugin.h \
+	    $(DESTDIR)$(PREFIX)/include/jetway/plugin_util.h \
+	    $(addprefix $(DESTDIR)$(DATADIR)/examples/shipping/,$(notdir $(EXAMPLE_PLUGIN))) \
+	    $(addprefix $(DESTDIR)$(DATADIR)/schemas/,$(notdir $(EVENT_SCHEMAS))) \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/jetway-plugin.pc \
 	    $(addprefix $(DESTDIR)$(PREFIX)/lib/jetway/plugins/,$(notdir $(PLUGIN_SOS))) \
 	    $(DESTDIR)$(MANDIR)/man1/jetway.1 \
 	    $(addprefix $(DESTDIR)$(DATADIR)/config/,$(notdir $(EXAMPLE_CONFIGS))) \
 	    $(DESTDIR)$(UNITDIR)/jetway@.service
 	-rmdir $(DESTDIR)$(PREFIX)/include/jetway $(DESTDIR)$(PREFIX)/lib/jetway/plugins \
-	    $(DESTDIR)$(PREFIX)/lib/jetway $(DESTDIR)$(DATADIR)/config $(DESTDIR)$(DATADIR) 2>/dev/null
+	    $(DESTDIR)$(PREFIX)/lib/jetway $(DESTDIR)$(DATADIR)/config \
+	    $(DESTDIR)$(DATADIR)/examples/shipping $(DESTDIR)$(DATADIR)/examples \
+	    $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR) 2>/dev/null
 
 format:
-	clang-format -i $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]')
+	clang-format -i $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]' 'examples/*.[ch]')
 
 format-check:
-	clang-format --dry-run -Werror $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]')
+	clang-format --dry-run -Werror $$(git ls-files 'core/*.[ch]' 'plugins/*.[ch]' 'tests/*.[ch]' 'examples/*.[ch]')
 
 clean:
 	rm -rf build

@@ -399,12 +399,23 @@ typedef struct stats_global {
     atomic_int_fast64_t js_timeout_ms;
     char js_error[160];
     int64_t start_ts;
+    /* Set while `run` connects and provisions, before "jetway running":
+     * /healthz answers 200 "starting", /readyz 503 with the reason below. */
+    atomic_int starting;
+    /* Why NATS / Redis is not usable right now ("" when it is, or unknown):
+     * "unreachable: ...", "authorization refused: ...", "TLS failure: ...",
+     * "JetStream not enabled: ...". Written by whoever sees the failure,
+     * read by /readyz; both under stats_lock (stats_set_reason). */
+    char nats_reason[256];
+    char redis_reason[256];
 } stats_global;
 
 extern stats_global stats;
 
 void stats_lock(void);
 void stats_unlock(void);
+/* Any thread: set (fmt) or clear (fmt NULL) stats.nats_reason/redis_reason. */
+void stats_set_reason(char *slot, const char *fmt, ...) JW_PRINTF(2, 3);
 /* Loop thread: find or create the block of a consumer (marks it active). */
 stats_consumer *stats_consumer_get(const char *name, const char *stream, const char *handler);
 stats_plugin *stats_plugin_get(const char *instance);

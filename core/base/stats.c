@@ -4,6 +4,7 @@
 #include "base.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,20 @@ stats_hist_observe_us(stats_hist *h, uint64_t us)
     atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+}
+
+void
+stats_set_reason(char *slot, const char *fmt, ...)
+{
+    stats_lock();
+    slot[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(slot, sizeof(stats.nats_reason), fmt, ap);
+        va_end(ap);
+    }
+    stats_unlock();
 }
 
 void

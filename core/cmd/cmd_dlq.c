@@ -22,7 +22,7 @@
 typedef struct dlq_cmd {
     const char *sub;
     const char *path;
-    const char *server;
+    natscli nopt; /* -s, --creds, --user... (nats.h natscli) */
     const char *stream;
     const char *consumer;
     int json, all, force;
@@ -53,9 +53,8 @@ usage(FILE *fp)
                 "          with Jetway-Replay: <dlqstream>:<seq> and a new Nats-Msg-Id;\n"
                 "          a letter already replayed is skipped unless --force. Markers are\n"
                 "          kept in stream " DLQ_MARKER_STREAM " (created on first use).\n\n"
-                "  -c, --config FILE   the topology (for nats settings and dead_letter subjects)\n"
-                "  -s, --server URL    NATS server (default: FILE's, else $NATS_URL or\n"
-                "                      nats://127.0.0.1:4222)\n"
+                "  -c, --config FILE   the topology (for nats settings and dead_letter "
+                "subjects)\n" NATSCLI_USAGE
                 "      --stream S      the dead-letter stream (instead of discovering it)\n"
                 "      --consumer C    only letters of consumer C\n"
                 "      --all           replay every letter (with --consumer: that consumer's)\n"
@@ -411,7 +410,7 @@ static int
 connect_cmd(dlq_cmd *c)
 {
     cfg_nats ncfg;
-    char *slot = (char *)c->server;
+    char *slot = NULL;
     if (c->path) {
         cfg_errors errs = {0};
         if (config_load(c->path, &c->cfg, &errs) != 0) {
@@ -422,13 +421,8 @@ connect_cmd(dlq_cmd *c)
         }
         cfg_errors_free(&errs);
         ncfg = c->cfg->nats;
-        if (c->server) {
-            ncfg.servers = &slot;
-            ncfg.nservers = 1;
-        }
-    } else {
-        natsconn_cfg_from_url(&ncfg, &slot, c->server);
     }
+    natscli_apply(&c->nopt, &ncfg, c->path != NULL, &slot);
     char err[512];
     if (natsconn_open(&ncfg, NULL, &c->nc, &c->js, err, sizeof(err)) != 0) {
         fprintf(stderr, "jetway dlq: %s\n", err);
@@ -444,7 +438,7 @@ cmd_dlq(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
-        {"server", required_argument, NULL, 's'},
+        NATSCLI_LONGOPTS,
         {"stream", required_argument, NULL, OPT_STREAM},
         {"consumer", required_argument, NULL, OPT_CONSUMER},
         {"json", no_argument, NULL, OPT_JSON},
@@ -479,9 +473,6 @@ cmd_dlq(int argc, char **argv)
         case 'c':
             c.path = optarg;
             break;
-        case 's':
-            c.server = optarg;
-            break;
         case OPT_STREAM:
             c.stream = optarg;
             break;
@@ -498,6 +489,8 @@ cmd_dlq(int argc, char **argv)
             c.force = 1;
             break;
         default:
+            if (natscli_option(&c.nopt, o, optarg))
+                break;
             usage(stderr);
             return 2;
         }

@@ -14,16 +14,19 @@
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: jetway provision -c FILE [--dry-run] [-s URL]\n\n"
-                "Create the streams and durable pull consumers the config declares, update\n"
-                "the fields JetStream can change in place, and refuse (exit 1) changes it\n"
-                "cannot make (storage, retention, deliver policy, ack policy...). Nothing is\n"
-                "ever deleted or recreated. One line per object:\n"
-                "  <object>: created | updated | unchanged | refused | error [: detail]\n\n"
-                "  -c, --config FILE  the topology\n"
-                "  -n, --dry-run      compare only; print 'would create' / 'would update'\n"
-                "  -s, --server URL   override nats.servers\n"
-                "  -h, --help         this text\n");
+    fprintf(
+        fp,
+        "usage: jetway provision -c FILE [--dry-run] [-s URL] [auth]\n\n"
+        "Create the streams and durable pull consumers the config declares, update\n"
+        "the fields JetStream can change in place, and refuse (exit 1) changes it\n"
+        "cannot make (storage, retention, deliver policy, ack policy...). Nothing is\n"
+        "ever deleted or recreated. One line per object:\n"
+        "  <object>: created | updated | unchanged | bound | refused | error [: detail]\n"
+        "A stream declared manage: false is only bound: it must exist, is checked\n"
+        "and never created or changed ('bound', with any difference shown).\n\n"
+        "  -c, --config FILE  the topology\n"
+        "  -n, --dry-run      compare only; print 'would create' / 'would update'\n" NATSCLI_USAGE
+        "  -h, --help         this text\n");
 }
 
 static void
@@ -41,11 +44,12 @@ cmd_provision(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"dry-run", no_argument, NULL, 'n'},
-        {"server", required_argument, NULL, 's'},
+        NATSCLI_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *server = NULL;
+    const char *path = NULL;
+    natscli nopt = {0};
     int dry_run = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:ns:h", longopts, NULL)) != -1) {
@@ -56,13 +60,12 @@ cmd_provision(int argc, char **argv)
         case 'n':
             dry_run = 1;
             break;
-        case 's':
-            server = optarg;
-            break;
         case 'h':
             usage(stdout);
             return 0;
         default:
+            if (natscli_option(&nopt, c, optarg))
+                break;
             usage(stderr);
             return 2;
         }
@@ -85,11 +88,8 @@ cmd_provision(int argc, char **argv)
     cfg_errors_free(&errs);
 
     cfg_nats ncfg = cfg->nats;
-    char *server_slot = (char *)server;
-    if (server) {
-        ncfg.servers = &server_slot;
-        ncfg.nservers = 1;
-    }
+    char *server_slot = NULL;
+    natscli_apply(&nopt, &ncfg, 1, &server_slot);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     char err[512];

@@ -31,7 +31,6 @@ typedef struct pub_counts {
 } pub_counts;
 
 typedef struct pub_opts {
-    const char *server;
     const char *subject;
     const char *data; /* NULL = empty */
     size_t datalen;
@@ -48,25 +47,25 @@ typedef struct pub_opts {
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: jetway pub [-s URL] SUBJECT [DATA|-] [options]\n"
-                "       jetway pub [-s URL] --stream-info STREAM\n"
-                "       jetway pub [-s URL] --consumer-info STREAM CONSUMER\n\n"
-                "Publish through JetStream and wait for the PubAcks; prints\n"
-                "'published N (duplicates D)' and exits 1 if any publish failed.\n"
-                "In DATA, --id and header values, %%d is the message number (1..N).\n\n"
-                "  -s, --server URL     default $NATS_URL, else nats://127.0.0.1:4222\n"
-                "  DATA                 the payload; '-' reads it from stdin; default empty\n"
-                "  -n, --count N        publish N messages (default 1)\n"
-                "  -i, --id ID          Nats-Msg-Id, e.g. 'm-%%d'\n"
-                "  -H, --header K:V     add a header (repeatable)\n"
-                "  -j, --json-id FIELD  Nats-Msg-Id from DATA's JSON string field FIELD\n"
-                "  -r, --rate R         at most R messages a second\n"
-                "      --async          pipeline publishes (default when N > 1)\n"
-                "      --sync           one publish at a time\n"
-                "  -q, --quiet          no summary line\n"
-                "      --stream-info S  print {messages, first_seq, last_seq, ...} as JSON\n"
-                "      --consumer-info S C  print {num_pending, num_ack_pending,\n"
-                "                       num_redelivered, delivered, ...} as JSON\n");
+    fprintf(fp,
+            "usage: jetway pub [-s URL] [auth] SUBJECT [DATA|-] [options]\n"
+            "       jetway pub [-s URL] --stream-info STREAM\n"
+            "       jetway pub [-s URL] --consumer-info STREAM CONSUMER\n\n"
+            "Publish through JetStream and wait for the PubAcks; prints\n"
+            "'published N (duplicates D)' and exits 1 if any publish failed.\n"
+            "In DATA, --id and header values, %%d is the message number (1..N).\n\n" NATSCLI_USAGE
+            "  DATA                 the payload; '-' reads it from stdin; default empty\n"
+            "  -n, --count N        publish N messages (default 1)\n"
+            "  -i, --id ID          Nats-Msg-Id, e.g. 'm-%%d'\n"
+            "  -H, --header K:V     add a header (repeatable)\n"
+            "  -j, --json-id FIELD  Nats-Msg-Id from DATA's JSON string field FIELD\n"
+            "  -r, --rate R         at most R messages a second\n"
+            "      --async          pipeline publishes (default when N > 1)\n"
+            "      --sync           one publish at a time\n"
+            "  -q, --quiet          no summary line\n"
+            "      --stream-info S  print {messages, first_seq, last_seq, ...} as JSON\n"
+            "      --consumer-info S C  print {num_pending, num_ack_pending,\n"
+            "                       num_redelivered, delivered, ...} as JSON\n");
 }
 
 /* Expand %d -> n and %% -> %. Returns a malloc'd string, its length in *len. */
@@ -291,7 +290,7 @@ int
 cmd_pub(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'},
+        NATSCLI_LONGOPTS,
         {"count", required_argument, NULL, 'n'},
         {"id", required_argument, NULL, 'i'},
         {"header", required_argument, NULL, 'H'},
@@ -306,13 +305,11 @@ cmd_pub(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     pub_opts o = {.count = 1, .async = -1};
+    natscli nopt = {0};
     int info = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:n:i:H:j:r:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 's':
-            o.server = optarg;
-            break;
         case 'n':
             o.count = strtol(optarg, NULL, 10);
             if (o.count < 1) {
@@ -354,6 +351,8 @@ cmd_pub(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
+            if (natscli_option(&nopt, c, optarg))
+                break;
             usage(stderr);
             return 2;
         }
@@ -391,7 +390,7 @@ cmd_pub(int argc, char **argv)
 
     cfg_nats ncfg;
     char *slot;
-    natsconn_cfg_from_url(&ncfg, &slot, o.server);
+    natscli_apply(&nopt, &ncfg, 0, &slot);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     char err[512];

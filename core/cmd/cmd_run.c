@@ -13,14 +13,18 @@
 static void
 run_usage(FILE *fp)
 {
-    fprintf(fp, "usage: jetway run -c FILE [--pid-file PATH] [--watch-config]\n\n"
+    fprintf(fp, "usage: jetway run -c FILE [--pid-file PATH] [--watch-config] [--retry-auth]\n\n"
                 "Host the topology of FILE in the foreground: connect to NATS, create or update\n"
                 "the declared streams and durable pull consumers, load the handler plugins and\n"
                 "route every message to its handler. Logs go to stderr.\n\n"
                 "  -c, --config FILE    the YAML topology\n"
                 "  -p, --pid-file PATH  write the pid there (and reload outcomes to PATH.reload)\n"
                 "  -w, --watch-config   reload, as SIGHUP does, when FILE's content changes\n"
-                "                       (edits, renames, a Kubernetes ConfigMap's ..data swap)\n\n"
+                "                       (edits, renames, a Kubernetes ConfigMap's ..data swap)\n"
+                "      --retry-auth     keep retrying when NATS or Redis refuses the credentials\n"
+                "                       (default: exit 1 after nats/redis.max_auth_failures, 3)\n\n"
+                "The HTTP endpoint starts first: while NATS or Redis is unreachable or refuses\n"
+                "the connection, /readyz answers 503 with the reason and /healthz 200.\n\n"
                 "signals: SIGHUP reloads the config and plugins; SIGTERM/SIGINT drain in-flight\n"
                 "messages and exit 0; a second SIGINT exits at once.\n");
 }
@@ -46,11 +50,9 @@ int
 cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"pid-file", required_argument, NULL, 'p'},
-        {"watch-config", no_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"pid-file", required_argument, NULL, 'p'},
+        {"watch-config", no_argument, NULL, 'w'}, {"retry-auth", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     rt_options o = {0};
     int ch;
@@ -65,6 +67,9 @@ cmd_run(int argc, char **argv)
             break;
         case 'w':
             o.watch_config = 1;
+            break;
+        case 'R':
+            o.retry_auth = 1;
             break;
         case 'h':
             run_usage(stdout);

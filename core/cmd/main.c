@@ -27,6 +27,7 @@ static const command commands[] = {
     {"reload", cmd_reload, "make a running jetway reload its config (by pid file)"},
     {"dlq", cmd_dlq, "list, show and replay dead letters"},
     {"pub", cmd_pub, "publish messages to JetStream (testing, smoke checks)"},
+    {"plugin", cmd_plugin, "describe a plugin: name, version, ABI, options"},
     {"version", cmd_version, "print versions of jetway, its plugin ABI and libraries"},
 };
 

@@ -109,6 +109,10 @@ typedef struct cfg_nats {
     char *inbox_prefix;            /* custom inbox prefix, optional */
     bool send_asap;                /* write each publish/ack/pull at once instead of via cnats's
                                       flusher (lower latency, more syscalls); default false */
+    /* `run` exits (status 1) after this many connection attempts in a row
+     * that the server refused (authorization violation, TLS failure):
+     * credentials do not fix themselves. 0 = keep retrying. Default 3. */
+    int max_auth_failures;
 } cfg_nats;
 
 typedef struct cfg_redis {
@@ -118,11 +122,12 @@ typedef struct cfg_redis {
     int port;
     char *unix_path; /* unix socket path, or NULL */
     int db;
-    char *user;          /* ACL user, optional */
-    char *password;      /* secret: from url, password, password_file or password_env */
-    int64_t timeout_ms;  /* per command; default 2s */
-    bool allow_eviction; /* run dedup consumers even on an evicting maxmemory-policy (done markers
-                            can then be evicted and a duplicate handled again); default false */
+    char *user;            /* ACL user, optional */
+    char *password;        /* secret: from url, password, password_file or password_env */
+    int64_t timeout_ms;    /* per command; default 2s */
+    bool allow_eviction;   /* run dedup consumers even on an evicting maxmemory-policy (done markers
+                              can then be evicted and a duplicate handled again); default false */
+    int max_auth_failures; /* as cfg_nats's, for WRONGPASS/NOAUTH; default 3; 0 = forever */
 } cfg_redis;
 
 typedef struct cfg_dedup {
@@ -159,6 +164,13 @@ typedef struct cfg_stream {
     int64_t max_msg_size;        /* -1 = unlimited */
     int replicas;                /* default 1 */
     int64_t duplicate_window_ms; /* default 2m */
+    /* manage: false makes the stream bind-only: another config owns it, so
+     * this one never creates or changes it; it must exist and is checked for
+     * compatibility (subjects covered, retention, the consumers' filters and
+     * dedup.ttl against the server's values). Its subjects may be omitted. */
+    bool bind_only;         /* manage: false; default false (a zeroed struct is managed) */
+    bool retention_set;     /* retention was written (compared when bind-only) */
+    bool explicit_settings; /* a limit/storage key was written (bind-only: diffed, not applied) */
     cfg_loc loc;
 } cfg_stream;
 
@@ -269,5 +281,8 @@ int cfg_parse_size(const char *s, int64_t *bytes);
 const cfg_consumer *config_find_consumer(const jw_config *cfg, const char *name);
 const cfg_stream *config_find_stream(const jw_config *cfg, const char *name);
 const cfg_plugin *config_find_plugin(const jw_config *cfg, const char *name);
+/* NATS subject algebra, for checks against a server's streams: every subject
+ * `filter` matches is also matched by `pattern` ('*' and '>' wildcards). */
+bool config_subject_within(const char *filter, const char *pattern);
 
 #endif /* JW_CORE_CONFIG_H */

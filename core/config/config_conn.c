@@ -157,7 +157,7 @@ config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
                                        "nkey_seed_file",  "creds_file",     "tls",
                                        "connect_timeout", "reconnect_wait", "reconnect_wait_max",
                                        "request_timeout", "inbox_prefix",   "send_asap",
-                                       NULL};
+                                       "max_auth_failures", NULL};
     /* clang-format on */
     bool bad;
     const cfgnode *n = cfg_get_section(c, root, "nats", &bad);
@@ -167,6 +167,7 @@ config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
     nt->reconnect_wait_ms = 250;
     nt->reconnect_wait_max_ms = 5000;
     nt->request_timeout_ms = 5000;
+    nt->max_auth_failures = 3;
     cfg_check_keys(c, n, keys);
 
     int rc = cfg_get_strlist(c, n, "servers", &nt->servers, &nt->nservers);
@@ -228,18 +229,27 @@ config_parse_nats(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
         }
     }
     cfg_get_bool(c, n, "send_asap", &nt->send_asap);
+    cfg_get_intv(c, n, "max_auth_failures", 0, 1000000, &nt->max_auth_failures);
     cfg_path_pop(c, mark);
 }
 
 void
 config_parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
 {
-    static const char *const keys[] = {"url",          "user",    "password",       "password_file",
-                                       "password_env", "timeout", "allow_eviction", NULL};
+    static const char *const keys[] = {"url",
+                                       "user",
+                                       "password",
+                                       "password_file",
+                                       "password_env",
+                                       "timeout",
+                                       "allow_eviction",
+                                       "max_auth_failures",
+                                       NULL};
     bool bad;
     const cfgnode *r = cfg_get_section(c, root, "redis", &bad);
     cfg_redis *rd = &cfg->redis;
     rd->timeout_ms = 2000;
+    rd->max_auth_failures = 3;
     if (r == NULL && !bad)
         return;
     cfg->has_redis = true;
@@ -277,5 +287,6 @@ config_parse_redis(cfg_ctx *c, const cfgnode *root, jw_config *cfg)
     }
     cfg_get_duration(c, r, "timeout", 1, &rd->timeout_ms);
     cfg_get_bool(c, r, "allow_eviction", &rd->allow_eviction);
+    cfg_get_intv(c, r, "max_auth_failures", 0, 1000000, &rd->max_auth_failures);
     cfg_path_pop(c, mark);
 }

@@ -200,6 +200,7 @@ dump_nats(FILE *fp, const cfg_nats *n)
     kv_dur(fp, 2, "request_timeout", n->request_timeout_ms);
     kv_str(fp, 2, "inbox_prefix", n->inbox_prefix);
     kv_bool(fp, 2, "send_asap", n->send_asap);
+    kv_int(fp, 2, "max_auth_failures", n->max_auth_failures);
 }
 
 static void
@@ -213,6 +214,16 @@ dump_streams(FILE *fp, const jw_config *cfg)
         const cfg_stream *s = &cfg->streams[i];
         fputs("  - ", fp);
         kv_str(fp, 0, "name", s->name);
+        if (s->bind_only) {
+            /* Bind-only: only what is checked against the owner's stream. */
+            fputs("    manage: false # bind-only: must exist, checked, never created or changed\n",
+                  fp);
+            if (s->nsubjects)
+                list_str(fp, 4, "subjects", s->subjects, s->nsubjects);
+            if (s->retention_set)
+                kv_str(fp, 4, "retention", retention[s->retention]);
+            continue;
+        }
         list_str(fp, 4, "subjects", s->subjects, s->nsubjects);
         kv_str(fp, 4, "storage", storage[s->storage]);
         kv_str(fp, 4, "retention", retention[s->retention]);
@@ -318,6 +329,7 @@ config_dump(const jw_config *cfg, FILE *fp)
         kv_secret(fp, 2, "password", cfg->redis.password);
         kv_dur(fp, 2, "timeout", cfg->redis.timeout_ms);
         kv_bool(fp, 2, "allow_eviction", cfg->redis.allow_eviction);
+        kv_int(fp, 2, "max_auth_failures", cfg->redis.max_auth_failures);
     } else {
         fputs("# redis: not configured (no dedup)\n", fp);
     }

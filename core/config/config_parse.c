@@ -196,7 +196,8 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
 {
     static const char *const keys[] = {"name",     "subjects",         "storage",  "retention",
                                        "max_age",  "max_bytes",        "max_msgs", "max_msg_size",
-                                       "replicas", "duplicate_window", "discard",  NULL};
+                                       "replicas", "duplicate_window", "discard",  "manage",
+                                       NULL};
     static const char *const storage[] = {"file", "memory", NULL};
     static const char *const retention[] = {"limits", "workqueue", "interest", NULL};
     static const char *const discard[] = {"old", "new", NULL};
@@ -207,6 +208,9 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     s->max_bytes = s->max_msgs = s->max_msg_size = -1;
     s->replicas = 1;
     s->duplicate_window_ms = 120000;
+    bool manage = true;
+    cfg_get_bool(c, it, "manage", &manage);
+    s->bind_only = !manage;
     if (cfg_req_str(c, it, "name", &s->name) == 1 && !cfg_name_valid(s->name)) {
         size_t m = cfg_path_key(c, "name");
         cfg_err_at(c, cfgnode_get(it, "name"),
@@ -216,9 +220,13 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     int rc = cfg_get_strlist(c, it, "subjects", &s->subjects, &s->nsubjects);
     const cfgnode *sn = cfgnode_get(it, "subjects");
     size_t m = cfg_path_key(c, "subjects");
-    if (rc == 0) {
+    if (rc == 0 && s->bind_only) {
+        cfg_path_pop(c, m); /* bind-only: the owner's subjects are checked on the server */
+    } else if (rc == 0) {
         cfg_path_pop(c, m);
-        cfg_err_at(c, it, "missing required key 'subjects'");
+        cfg_err_at(c, it,
+                   "missing required key 'subjects' (or manage: false to bind to a "
+                   "stream another config owns)");
     } else if (rc == 1 && s->nsubjects == 0) {
         cfg_err_at(c, sn, "must list at least one subject");
     }
@@ -236,8 +244,10 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     cfg_path_pop(c, m);
     if (cfg_get_enum(c, it, "storage", storage, &e) == 1)
         s->storage = (cfg_storage)e;
-    if (cfg_get_enum(c, it, "retention", retention, &e) == 1)
+    if (cfg_get_enum(c, it, "retention", retention, &e) == 1) {
         s->retention = (cfg_retention)e;
+        s->retention_set = true;
+    }
     if (cfg_get_enum(c, it, "discard", discard, &e) == 1)
         s->discard = (cfg_discard)e;
     int age = cfg_get_duration(c, it, "max_age", 0, &s->max_age_ms);
@@ -246,6 +256,11 @@ parse_stream(cfg_ctx *c, const cfgnode *it, cfg_stream *s)
     cfg_get_size(c, it, "max_msg_size", 1, INT32_MAX, &s->max_msg_size);
     cfg_get_intv(c, it, "replicas", 1, 5, &s->replicas);
     int dw = cfg_get_duration(c, it, "duplicate_window", 1, &s->duplicate_window_ms);
+    static const char *const settings[] = {"storage",   "discard",         "max_age",
+                                           "max_bytes", "max_msgs",        "max_msg_size",
+                                           "replicas",  "duplicate_window"};
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        s->explicit_settings |= cfgnode_get(it, settings[i]) != NULL;
     if (age >= 0 && s->max_age_ms > 0 && s->duplicate_window_ms > s->max_age_ms) {
         if (dw == 0) { /* as nats-server does: the default window shrinks to max_age */
             s->duplicate_window_ms = s->max_age_ms;

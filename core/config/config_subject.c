@@ -117,3 +117,9 @@ cfg_subject_collide(const char *a, const char *b)
         b += bn + 1;
     }
 }
+
+bool
+config_subject_within(const char *filter, const char *pattern)
+{
+    return cfg_subject_subset(filter, pattern);
+}

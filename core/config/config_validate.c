@@ -171,6 +171,8 @@ static void
 check_subjects(cfg_ctx *c, const cfg_consumer *k, const cfg_stream *s, const cfgnode *node)
 {
     char err[160];
+    if (s->nsubjects == 0)
+        return; /* bind-only without subjects: provisioning checks the server's */
     if (k->filter_subject != NULL && cfg_subject_valid(k->filter_subject, true, err, sizeof(err))) {
         bool within = false;
         for (size_t i = 0; i < s->nsubjects && !within; i++)
@@ -197,7 +199,8 @@ check_subjects(cfg_ctx *c, const cfg_consumer *k, const cfg_stream *s, const cfg
 static void
 check_ttl(cfg_ctx *c, const cfg_consumer *k, const cfg_stream *s, const cfgnode *node)
 {
-    if (!k->dedup.enabled || k->dedup.ttl_ms >= s->duplicate_window_ms)
+    /* A bind-only stream's window is the owner's: provisioning checks it. */
+    if (s->bind_only || !k->dedup.enabled || k->dedup.ttl_ms >= s->duplicate_window_ms)
         return;
     char a[32], b[32];
     cfg_format_duration(k->dedup.ttl_ms, a, sizeof(a));

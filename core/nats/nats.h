@@ -8,6 +8,7 @@
 #ifndef JW_CORE_NATS_H
 #define JW_CORE_NATS_H
 
+#include <getopt.h>
 #include <nats/nats.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,12 +58,62 @@ int natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigne
                      natsConnection **nc, jsCtx **js, char *err, size_t errlen);
 void natsconn_close(natsConnection *nc, jsCtx *js);
 
+
 /*
- * A cfg_nats for command-line tools: one server URL (`url`, else $NATS_URL,
- * else nats://127.0.0.1:4222) and defaults for everything else. `c` holds
- * borrowed pointers only; nothing to free.
+ * natscli -- the NATS connection options of the command-line tools, spelled
+ * as the `nats` CLI spells them, so a NATS user's habits work: flags -s/
+ * --server, --user, --password, --creds, --nkey, --tlscert, --tlskey,
+ * --tlsca, and the variables NATS_URL, NATS_USER, NATS_PASSWORD,
+ * NATS_CREDS, NATS_NKEY, NATS_CERT, NATS_KEY, NATS_CA.
+ *
+ * Precedence, field by field: a flag, then the config file (commands that
+ * read one), then the environment. Authentication is one choice: the
+ * environment's is used only when neither the flags nor the config set any
+ * (user, token, nkey, creds), so a config's creds_file is never mixed with
+ * an exported NATS_USER.
+ *
+ * Shared by pub, dlq, provision and the example's jetway-orders-load (which
+ * links natscli.o and nkey.o only: nothing here logs or allocates).
+ * Threads: pure, the caller's thread; pointers are borrowed from argv,
+ * environ or the config and must outlive the cfg_nats filled.
  */
-void natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url);
+typedef struct natscli {
+    const char *url, *user, *password, *creds, *nkey, *tlscert, *tlskey, *tlsca;
+} natscli;
+
+#define NATSCLI_OPT_BASE 0x4e00 /* getopt values of the long-only options */
+/* Entries for a getopt_long table (server is 's'). */
+#define NATSCLI_LONGOPTS                                             \
+    {"server", required_argument, NULL, 's'},                        \
+        {"user", required_argument, NULL, NATSCLI_OPT_BASE + 0},     \
+        {"password", required_argument, NULL, NATSCLI_OPT_BASE + 1}, \
+        {"creds", required_argument, NULL, NATSCLI_OPT_BASE + 2},    \
+        {"nkey", required_argument, NULL, NATSCLI_OPT_BASE + 3},     \
+        {"tlscert", required_argument, NULL, NATSCLI_OPT_BASE + 4},  \
+        {"tlskey", required_argument, NULL, NATSCLI_OPT_BASE + 5},   \
+    {                                                                \
+        "tlsca", required_argument, NULL, NATSCLI_OPT_BASE + 6       \
+    }
+/* The --help lines of those options. */
+#define NATSCLI_USAGE                                                                     \
+    "  -s, --server URL     NATS server (default: the config's, else $NATS_URL, else\n"   \
+    "                       nats://127.0.0.1:4222)\n"                                     \
+    "      --user U         user ($NATS_USER); --password P ($NATS_PASSWORD)\n"           \
+    "      --creds FILE     JWT user credentials ($NATS_CREDS)\n"                         \
+    "      --nkey FILE      NKey seed file ($NATS_NKEY)\n"                                \
+    "      --tlscert FILE   client certificate ($NATS_CERT); --tlskey FILE ($NATS_KEY)\n" \
+    "      --tlsca FILE     CA bundle to verify the server ($NATS_CA)\n"
+
+/* 1 when `opt` (a getopt_long result) is one of NATSCLI_LONGOPTS, stored. */
+int natscli_option(natscli *o, int opt, const char *arg);
+/* Fill `c` for a tool: `c` holds the config's nats section (or zeros, then
+ * defaults are set for a config-less tool); flags, config, environment in
+ * that order. `slot` receives the server URL when one comes from a flag or
+ * the environment. */
+void natscli_apply(const natscli *o, cfg_nats *c, int has_config, char **slot);
+/* cnats options from `c`: servers, auth (user/password, token, nkey seed
+ * file, creds file) and TLS. -1 with a reason (never a secret) in err. */
+int natscli_set_options(natsOptions *opts, const cfg_nats *c, char *err, size_t errlen);
 
 /*
  * The reconnect delay for attempt `attempts` (1-based): reconnect_wait
@@ -70,6 +121,32 @@ void natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url);
  * [delay/2, delay]. `rnd` is a uniform random 32-bit value. Pure, for tests.
  */
 int64_t natsconn_backoff_ms(int64_t wait_ms, int64_t max_ms, int attempts, uint32_t rnd);
+
+/*
+ * What kind of failure a natsconn_open() error is, from its text (cnats
+ * reports the server's -ERR and OpenSSL's reasons as text): the server is
+ * not reachable; it refused our credentials ("Authorization Violation",
+ * expired or revoked credentials); TLS failed (handshake, certificate,
+ * key or CA files); anything else. Pure, for tests.
+ */
+typedef enum {
+    NATSCONN_FAIL_UNREACHABLE = 0,
+    NATSCONN_FAIL_AUTH,
+    NATSCONN_FAIL_TLS,
+    NATSCONN_FAIL_NO_JETSTREAM,
+    NATSCONN_FAIL_OTHER,
+} natsconn_fail;
+natsconn_fail natsconn_failure_kind(const char *err);
+/* "unreachable", "authorization refused", "TLS failure", "JetStream not enabled", "error". */
+const char *natsconn_failure_name(natsconn_fail k);
+/* -1 with the reason and kind NO_JETSTREAM when the server says JetStream
+ * is off (no responders on $JS.API, or not enabled for the account); else 0
+ * (a timeout, e.g. a user not permitted $JS.API.INFO, proves nothing).
+ * The request is the info of `stream` (which roles may read even under a
+ * tight permission set), or the account's when `stream` is NULL.
+ * Blocking: one API request. */
+int natsconn_check_jetstream(jsCtx *js, const char *stream, natsconn_fail *kind, char *err,
+                             size_t errlen);
 
 /* The most useful text for a failed cnats call: the thread's last error,
  * else the status text (never NULL). */
@@ -186,6 +263,7 @@ typedef enum {
     PROV_WOULD_UPDATE, /* dry run */
     PROV_REFUSED,      /* a change JetStream cannot make in place */
     PROV_ERROR,        /* the request failed */
+    PROV_BOUND,        /* manage: false: exists, compatible, left as the owner made it */
 } prov_outcome;
 
 /* The outcome for one object; filled by the callee, owned by the caller. */
@@ -199,7 +277,16 @@ const char *prov_outcome_name(prov_outcome o);
 /* One line for operators: "<object>: <outcome>[: <detail>]". */
 void prov_result_format(const prov_result *r, char *buf, size_t len);
 
-/* 0 when the object now matches (or would, in a dry run); -1 otherwise. */
+/*
+ * 0 when the object now matches (or would, in a dry run); -1 otherwise. A
+ * stream declared manage: false is never created or changed: it must exist
+ * and be compatible with `cfg` (its declared subjects and retention, and the
+ * filter, dead_letter and dedup.ttl of cfg's consumers on it); differences
+ * in other declared fields are reported, not applied. `cfg` may be NULL
+ * (then no consumer is checked).
+ */
+int provision_stream_ex(jsCtx *js, const jw_config *cfg, const cfg_stream *st, int dry_run,
+                        prov_result *res);
 int provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res);
 int provision_consumer(jsCtx *js, const cfg_stream *st, const cfg_consumer *cc, int dry_run,
                        prov_result *res);

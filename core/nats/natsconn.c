@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "nkey_int.h"
 
 #define NATSCONN_DEFAULT_URL "nats://127.0.0.1:4222"
 
@@ -96,6 +95,91 @@ natsconn_errtext(natsStatus s)
     return natsStatus_GetText(s);
 }
 
+static int
+has(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+natsconn_fail
+natsconn_failure_kind(const char *err)
+{
+    if (!err)
+        return NATSCONN_FAIL_OTHER;
+    if (has(err, "authorization violation") || has(err, "authentication") ||
+        has(err, "authorization") || has(err, "credentials") || has(err, "nkey") ||
+        has(err, "user jwt") || has(err, "revoked"))
+        return NATSCONN_FAIL_AUTH;
+    if (has(err, "ssl") || has(err, "tls") || has(err, "certificate") || has(err, "handshake"))
+        return NATSCONN_FAIL_TLS;
+    if (has(err, "no server available") || has(err, "connection refused") || has(err, "timeout") ||
+        has(err, "timed out") || has(err, "no route") || has(err, "unreachable") ||
+        has(err, "name or service not known") || has(err, "connection reset") ||
+        has(err, "stale connection"))
+        return NATSCONN_FAIL_UNREACHABLE;
+    return NATSCONN_FAIL_OTHER;
+}
+
+const char *
+natsconn_failure_name(natsconn_fail k)
+{
+    switch (k) {
+    case NATSCONN_FAIL_UNREACHABLE:
+        return "unreachable";
+    case NATSCONN_FAIL_AUTH:
+        return "authorization refused";
+    case NATSCONN_FAIL_TLS:
+        return "TLS failure";
+    case NATSCONN_FAIL_NO_JETSTREAM:
+        return "JetStream not enabled";
+    case NATSCONN_FAIL_OTHER:
+        break;
+    }
+    return "error";
+}
+
+int
+natsconn_check_jetstream(jsCtx *js, const char *stream, natsconn_fail *kind, char *err,
+                         size_t errlen)
+{
+    jsErrCode jerr = 0;
+    /* No responders come back at once; a user not permitted the request
+     * gets no answer at all, so do not wait for it long. */
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 500;
+    natsStatus s;
+    if (stream) {
+        jsStreamInfo *si = NULL;
+        s = js_GetStreamInfo(&si, js, stream, &o, &jerr);
+        jsStreamInfo_Destroy(si);
+        if (jerr == JSStreamNotFoundErr)
+            s = NATS_OK; /* JetStream answered */
+    } else {
+        jsAccountInfo *ai = NULL;
+        s = js_GetAccountInfo(&ai, js, &o, &jerr);
+        jsAccountInfo_Destroy(ai);
+    }
+    if (s == NATS_OK)
+        return 0;
+    /* No JetStream: nobody answers $JS.API (no responders), or the server
+     * says so for this account (10039). */
+    if (s == NATS_NO_RESPONDERS || jerr == JSNotEnabledForAccountErr || jerr == JSNotEnabledErr) {
+        *kind = NATSCONN_FAIL_NO_JETSTREAM;
+        snprintf(err, errlen,
+                 "nats: JetStream is not enabled on the server or for this account (start "
+                 "nats-server with -js, or give the account JetStream)");
+        return -1;
+    }
+    /* Anything else (a timeout: a user not permitted $JS.API.INFO gets no
+     * answer; an account without limits...) is no proof that JetStream is
+     * off: provisioning reports what really fails. */
+    (void)kind;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
 void
 natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
 {
@@ -130,69 +214,6 @@ natsconn_redact(const cfg_nats *cfg, const char *in, char *out, size_t outlen)
         out[o++] = *p++;
     }
     out[o] = '\0';
-}
-
-static int
-set_auth(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
-{
-    natsStatus s = NATS_OK;
-    if (cfg->nkey_seed_file && cfg->creds_file) {
-        snprintf(err, errlen, "nats: nkey_seed_file and creds_file cannot both be set");
-        return -1;
-    }
-    if (cfg->user)
-        s = natsOptions_SetUserInfo(opts, cfg->user, cfg->password ? cfg->password : "");
-    if (s == NATS_OK && cfg->token)
-        s = natsOptions_SetToken(opts, cfg->token);
-    if (s == NATS_OK && cfg->creds_file)
-        s = natsOptions_SetUserCredentialsFromFiles(opts, cfg->creds_file, NULL);
-    if (s != NATS_OK) {
-        snprintf(err, errlen, "nats: auth options: %s", natsStatus_GetText(s));
-        return -1;
-    }
-    if (cfg->nkey_seed_file) {
-        char pub[64];
-        if (nkey_public_from_file(cfg->nkey_seed_file, pub, sizeof(pub), err, errlen) != 0)
-            return -1;
-        s = natsOptions_SetNKeyFromSeed(opts, pub, cfg->nkey_seed_file);
-        if (s != NATS_OK) {
-            snprintf(err, errlen, "nats: nkey_seed_file %s: %s", cfg->nkey_seed_file,
-                     natsStatus_GetText(s));
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int
-set_tls(natsOptions *opts, const cfg_nats *cfg, char *err, size_t errlen)
-{
-    if (!cfg->tls_ca && !cfg->tls_cert && !cfg->tls_key && !cfg->tls_hostname)
-        return 0;
-    if (!cfg->tls_cert != !cfg->tls_key) {
-        snprintf(err, errlen, "nats: tls_cert and tls_key must be given together");
-        return -1;
-    }
-    const char *what = "enable TLS";
-    natsStatus s = natsOptions_SetSecure(opts, true);
-    if (s == NATS_OK && cfg->tls_ca) {
-        what = cfg->tls_ca;
-        s = natsOptions_LoadCATrustedCertificates(opts, cfg->tls_ca);
-    }
-    if (s == NATS_OK && cfg->tls_cert) {
-        what = cfg->tls_cert;
-        s = natsOptions_LoadCertificatesChain(opts, cfg->tls_cert, cfg->tls_key);
-    }
-    if (s == NATS_OK && cfg->tls_hostname) {
-        what = "tls_hostname";
-        s = natsOptions_SetExpectedHostname(opts, cfg->tls_hostname);
-    }
-    if (s != NATS_OK) {
-        /* The text names files, never key material. */
-        snprintf(err, errlen, "nats: TLS (%s): %s", what, natsconn_errtext(s));
-        return -1;
-    }
-    return 0;
 }
 
 static natsStatus
@@ -269,7 +290,7 @@ natsconn_open_ex(const cfg_nats *cfg, const natsconn_events *events, unsigned fl
         natsOptions_Destroy(opts);
         return -1;
     }
-    if (set_auth(opts, cfg, err, errlen) != 0 || set_tls(opts, cfg, err, errlen) != 0) {
+    if (natscli_set_options(opts, cfg, err, errlen) != 0) {
         natsOptions_Destroy(opts);
         return -1;
     }
@@ -317,22 +338,4 @@ natsconn_close(natsConnection *nc, jsCtx *js)
         natsConnection_Close(nc);
         natsConnection_Destroy(nc);
     }
-}
-
-void
-natsconn_cfg_from_url(cfg_nats *c, char **server_slot, const char *url)
-{
-    memset(c, 0, sizeof(*c));
-    if (!url || !*url)
-        url = getenv("NATS_URL");
-    if (!url || !*url)
-        url = NATSCONN_DEFAULT_URL;
-    *server_slot = (char *)url;
-    c->servers = server_slot;
-    c->nservers = 1;
-    c->name = (char *)"jetway-cli";
-    c->connect_timeout_ms = 2000;
-    c->reconnect_wait_ms = 250;
-    c->reconnect_wait_max_ms = 2000;
-    c->request_timeout_ms = 5000;
 }

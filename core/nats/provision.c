@@ -15,7 +15,7 @@
 #define NS_PER_MS 1000000LL
 
 static const char *const outcome_names[] = {
-    "unchanged", "created", "updated", "would create", "would update", "refused", "error",
+    "unchanged", "created", "updated", "would create", "would update", "refused", "error", "bound",
 };
 
 const char *
@@ -329,8 +329,126 @@ api_error(prov_result *res, const char *what, natsStatus s, jsErrCode jerr)
              natsconn_errtext(s), (int)jerr);
 }
 
+static int
+within_any(const char *subject, const jsStreamConfig *srv)
+{
+    for (int j = 0; j < srv->SubjectsLen; j++) {
+        if (config_subject_within(subject, srv->Subjects[j]))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The first reason the server's stream cannot serve this config, or "" when
+ * it can. What matters to a role that only binds: its consumers' filters lie
+ * within the stream, their letters do not loop back into it, dedup outlives
+ * the server's duplicate window, and what it declared it relies on
+ * (subjects captured, retention).
+ */
+static void
+bind_incompatible(const jw_config *cfg, const cfg_stream *st, const jsStreamConfig *srv, char *why,
+                  size_t len)
+{
+    char a[256];
+    why[0] = '\0';
+    for (size_t i = 0; i < st->nsubjects; i++) {
+        if (!within_any(st->subjects[i], srv)) {
+            subjects_text((const char **)srv->Subjects, (size_t)srv->SubjectsLen, a, sizeof(a));
+            snprintf(why, len, "subject '%s' is not captured by the server's subjects %s",
+                     st->subjects[i], a);
+            return;
+        }
+    }
+    jsRetentionPolicy want_ret = st->retention == CFG_RETENTION_WORKQUEUE  ? js_WorkQueuePolicy
+                                 : st->retention == CFG_RETENTION_INTEREST ? js_InterestPolicy
+                                                                           : js_LimitsPolicy;
+    if (st->retention_set && srv->Retention != want_ret) {
+        snprintf(why, len, "retention is '%s' on the server, this config relies on '%s'",
+                 retention_name(srv->Retention), retention_name(want_ret));
+        return;
+    }
+    for (size_t i = 0; cfg && i < cfg->nconsumers; i++) {
+        const cfg_consumer *cc = &cfg->consumers[i];
+        if (strcmp(cc->stream, st->name) != 0)
+            continue;
+        if (cc->filter_subject && !within_any(cc->filter_subject, srv)) {
+            subjects_text((const char **)srv->Subjects, (size_t)srv->SubjectsLen, a, sizeof(a));
+            snprintf(why, len,
+                     "consumer %s: filter_subject '%s' is not within the server's "
+                     "subjects %s",
+                     cc->name, cc->filter_subject, a);
+            return;
+        }
+        for (int j = 0; cc->dead_letter && j < srv->SubjectsLen; j++) {
+            if (config_subject_within(cc->dead_letter, srv->Subjects[j])) {
+                snprintf(why, len,
+                         "consumer %s: dead_letter '%s' is captured by the stream "
+                         "itself (subject '%s'): letters would be delivered to it again",
+                         cc->name, cc->dead_letter, srv->Subjects[j]);
+                return;
+            }
+        }
+        if (cc->dedup.enabled && cc->dedup.ttl_ms * NS_PER_MS < srv->Duplicates) {
+            char b[32];
+            snprintf(why, len,
+                     "consumer %s: dedup.ttl %s is shorter than the server's "
+                     "duplicate_window %s",
+                     cc->name, fmt_dur(cc->dedup.ttl_ms * NS_PER_MS, a, sizeof(a)),
+                     fmt_dur(srv->Duplicates, b, sizeof(b)));
+            return;
+        }
+    }
+}
+
+static int
+bind_stream(const jw_config *cfg, const cfg_stream *st, const jsStreamInfo *si, natsStatus s,
+            prov_result *res)
+{
+    if (s != NATS_OK) {
+        res->outcome = PROV_ERROR;
+        snprintf(res->detail, sizeof(res->detail),
+                 "does not exist; it is declared manage: false here, so the config that owns it "
+                 "must create it first (jetway provision -c OWNER.yaml)");
+        return -1;
+    }
+    char why[512];
+    bind_incompatible(cfg, st, si->Config, why, sizeof(why));
+    if (why[0]) {
+        res->outcome = PROV_REFUSED;
+        snprintf(res->detail, sizeof(res->detail), "incompatible with this config: %s", why);
+        return -1;
+    }
+    res->outcome = PROV_BOUND;
+    /* Declared settings that differ are the owner's business: say so, change nothing. */
+    char changes[512], refusal[384];
+    cfg_stream decl = *st;
+    /* Subjects were checked for coverage above, not equality. */
+    decl.subjects = (char **)si->Config->Subjects;
+    decl.nsubjects = (size_t)si->Config->SubjectsLen;
+    changes[0] = '\0';
+    int n = st->explicit_settings ? provision_stream_diff(&decl, si->Config, changes,
+                                                          sizeof(changes), refusal, sizeof(refusal))
+                                  : 0;
+    if (n > 0)
+        snprintf(res->detail, sizeof(res->detail),
+                 "manage: false, owned by another config; differs from this declaration (left "
+                 "as is): %s",
+                 changes);
+    else
+        snprintf(res->detail, sizeof(res->detail), "manage: false, owned by another config");
+    return 0;
+}
+
 int
 provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res)
+{
+    return provision_stream_ex(js, NULL, st, dry_run, res);
+}
+
+int
+provision_stream_ex(jsCtx *js, const jw_config *cfg, const cfg_stream *st, int dry_run,
+                    prov_result *res)
 {
     memset(res, 0, sizeof(*res));
     snprintf(res->object, sizeof(res->object), "stream %s", st->name);
@@ -340,6 +458,11 @@ provision_stream(jsCtx *js, const cfg_stream *st, int dry_run, prov_result *res)
     if (s != NATS_OK && jerr != JSStreamNotFoundErr) {
         api_error(res, "get info", s, jerr);
         return -1;
+    }
+    if (st->bind_only) {
+        int rc = bind_stream(cfg, st, si, s, res);
+        jsStreamInfo_Destroy(si);
+        return rc;
     }
 
     jsStreamConfig want;
@@ -490,9 +613,9 @@ provision_consumer_delete(jsCtx *js, const char *stream, const char *name, char 
 static void
 report_one(const prov_result *r, provision_report_fn report, void *ud)
 {
-    int level = r->outcome == PROV_REFUSED || r->outcome == PROV_ERROR ? JW_LOG_ERROR
-                : r->outcome == PROV_UNCHANGED                         ? JW_LOG_DEBUG
-                                                                       : JW_LOG_INFO;
+    int level = r->outcome == PROV_REFUSED || r->outcome == PROV_ERROR     ? JW_LOG_ERROR
+                : r->outcome == PROV_UNCHANGED || r->outcome == PROV_BOUND ? JW_LOG_DEBUG
+                                                                           : JW_LOG_INFO;
     if (log_level_enabled(level))
         jw_log(level, NULL, "%s %s%s%s", r->object, prov_outcome_name(r->outcome),
                r->detail[0] ? ": " : "", r->detail);
@@ -561,7 +684,7 @@ provision_apply_ex(jsCtx *js, const jw_config *cfg, int dry_run, provision_repor
     int failed = 0;
     prov_result r;
     for (size_t i = 0; i < cfg->nstreams; i++) {
-        if (provision_stream(js, &cfg->streams[i], dry_run, &r) != 0)
+        if (provision_stream_ex(js, cfg, &cfg->streams[i], dry_run, &r) != 0)
             failed++;
         report_one(&r, report, ud);
     }

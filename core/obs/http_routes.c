@@ -15,7 +15,12 @@ http_default_ready(void *ud, char *reason, size_t reasonlen)
 {
     (void)ud;
     if (!atomic_load(&stats.nats_connected)) {
-        snprintf(reason, reasonlen, "nats disconnected");
+        stats_lock();
+        snprintf(reason, reasonlen, "nats %s",
+                 stats.nats_reason[0]           ? stats.nats_reason
+                 : atomic_load(&stats.starting) ? "connecting"
+                                                : "disconnected");
+        stats_unlock();
         return 0;
     }
     int64_t since = atomic_load(&stats.js_fail_since_ms);
@@ -39,7 +44,14 @@ http_default_ready(void *ud, char *reason, size_t reasonlen)
         return 0;
     }
     if (atomic_load(&stats.needs_redis) && !atomic_load(&stats.redis_connected)) {
-        snprintf(reason, reasonlen, "redis unreachable");
+        stats_lock();
+        snprintf(reason, reasonlen, "redis %s",
+                 stats.redis_reason[0] ? stats.redis_reason : "unreachable");
+        stats_unlock();
+        return 0;
+    }
+    if (atomic_load(&stats.starting)) {
+        snprintf(reason, reasonlen, "starting: provisioning and loading plugins");
         return 0;
     }
     int ready = 1;
@@ -102,6 +114,12 @@ serve_healthz(http_resp *r)
 {
     int64_t hb = atomic_load(&stats.loop_heartbeat_ms);
     int64_t age = hb > 0 ? (int64_t)(clock_mono_ns() / 1000000) - hb : -1;
+    /* Still connecting (the loop has not run yet): alive, doing its job;
+     * /readyz says what it waits for. A liveness probe must not kill it. */
+    if (hb == 0 && atomic_load(&stats.starting)) {
+        http_resp_text(r, 200, "starting\n");
+        return;
+    }
     if (age >= 0 && age < HTTP_HEALTH_STALE_MS) {
         http_resp_text(r, 200, "ok\n");
         return;

@@ -55,6 +55,9 @@ schedule_retry(rds *r)
 static void
 note_fail(rds *r, const char *why)
 {
+    /* For /readyz; a refusal's reason was set by the handshake reply. */
+    if (strncmp(why, "AUTH:", 5) != 0 && !strstr(why, "WRONGPASS") && !strstr(why, "NOAUTH"))
+        stats_set_reason(stats.redis_reason, "unreachable: %s", why);
     if (!r->warned) {
         r->warned = 1;
         if (r->unix_path)
@@ -73,6 +76,7 @@ set_up(rds *r)
     r->up = 1;
     r->backoff_ms = RDS_BACKOFF_MIN_MS;
     atomic_store(&stats.redis_connected, 1);
+    stats_set_reason(stats.redis_reason, NULL);
     if (r->was_up)
         atomic_fetch_add(&stats.redis_reconnects, 1);
     r->was_up = 1;
@@ -105,6 +109,8 @@ rds_conn_lost(rds *r, redisAsyncContext *ac, int do_free, const char *why)
     if (r->up) {
         r->up = 0;
         if (r->state != RDS_ST_STOPPING) {
+            stats_set_reason(stats.redis_reason, "unreachable: connection lost: %s",
+                             why ? why : "?");
             log_warn("redis: connection lost: %s", why ? why : "?");
             r->warned = 1;
             if (r->on_state)
@@ -247,6 +253,14 @@ handshake_next(rds *r, int op, int64_t num)
     log_error("redis: cannot send the handshake");
 }
 
+/* An error reply whose code (first word) is `code`. */
+static int
+is_err(const redisReply *rep, const char *code)
+{
+    size_t n = strlen(code);
+    return rep->type == REDIS_REPLY_ERROR && rep->len >= n && memcmp(rep->str, code, n) == 0;
+}
+
 void
 rds_conn_handshake_reply(rds *r, redisAsyncContext *ac, rds_req *q, redisReply *rep)
 {
@@ -263,6 +277,13 @@ rds_conn_handshake_reply(rds *r, redisAsyncContext *ac, rds_req *q, redisReply *
                                        : "SCRIPT LOAD",
                  (int)rep->len, rep->str);
         log_error("redis: %s", why);
+        /* WRONGPASS (bad password), NOAUTH (a password is needed), or any
+         * AUTH error: a refusal, which retrying alone will not cure. */
+        if (op == RDS_OP_AUTH || is_err(rep, "WRONGPASS") || is_err(rep, "NOAUTH")) {
+            stats_set_reason(stats.redis_reason, "authentication refused: %s", why);
+            if (r->on_state)
+                r->on_state(r->ud, RDS_STATE_AUTH_REFUSED);
+        }
         rds_conn_lost(r, ac, 1, why);
         return;
     }

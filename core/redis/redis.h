@@ -62,6 +62,10 @@ typedef void (*rds_cb)(void *ud, rds_result res, int64_t aux);
  * every RDS_WATCH_MS: evicted_keys goes to stats.redis_evicted_keys and an
  * increase is logged as an error; a policy turned evicting refuses.
  */
+/* RDS_STATE_AUTH_REFUSED: the server refused the credentials (AUTH failed,
+ * or NOAUTH: it needs a password); the client keeps retrying, the caller
+ * decides whether to give up (run: redis.max_auth_failures). */
+#define RDS_STATE_AUTH_REFUSED (-2)
 typedef void (*rds_state_cb)(void *ud, int up);
 
 int rds_start(uv_loop_t *loop, const cfg_redis *cfg, rds_state_cb on_state, void *ud, rds **out);

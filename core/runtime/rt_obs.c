@@ -78,13 +78,13 @@ publish_topology(rt_host *r)
 }
 
 void
-obs_start(rt_host *r)
+obs_start_http(rt_host *r, const jw_config *cfg)
 {
-    JW_ASSERT_THREAD(JW_ROLE_LOOP);
-    const jw_config *cfg = r->cur->cfg;
+    /* Main thread, before the loop exists (run starts HTTP first), or the
+     * loop from obs_start(). */
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN);
     char err[256];
-    publish_topology(r);
-    if (cfg->http.listen) {
+    if (cfg->http.listen && !r->http) {
         http_server *srv = NULL;
         if (http_start(cfg->http.host, cfg->http.port, http_default_ready, r, &srv, err,
                        sizeof(err)) == 0) {
@@ -94,6 +94,15 @@ obs_start(rt_host *r)
             log_error("%s", err); /* http_start's reasons start with "http:" */
         }
     }
+}
+
+void
+obs_start(rt_host *r)
+{
+    JW_ASSERT_THREAD(JW_ROLE_LOOP);
+    const jw_config *cfg = r->cur->cfg;
+    publish_topology(r);
+    obs_start_http(r, cfg);
     if (cfg->tracing.otlp_endpoint) {
         otlp_exporter *e = NULL;
         if (otlp_start(cfg->tracing.otlp_endpoint, cfg->tracing.queue_size,
@@ -116,7 +125,8 @@ obs_reconfigure(rt_host *r)
 void
 obs_stop_http(rt_host *r)
 {
-    JW_ASSERT_THREAD(JW_ROLE_LOOP);
+    /* MAIN: a start that failed before the loop existed (HTTP starts first). */
+    JW_ASSERT_THREAD(JW_ROLE_LOOP | JW_ROLE_MAIN);
     if (r->http) {
         http_stop(r->http);
         r->http = NULL;

@@ -107,12 +107,28 @@ run_on_worker_and_wait(rt_host *r, void (*fn)(void *), void *arg)
 
 /* ---- NATS connection events (cnats threads: atomics only) ---- */
 
+/* Set before we close the connection ourselves: cnats then reports a
+ * disconnect that is no outage and must not be logged as one. */
+static atomic_int nats_closing;
+
 static void
 on_nats_disconnected(void *ud)
 {
     (void)ud;
     atomic_store(&stats.nats_connected, 0);
+    if (atomic_load(&nats_closing))
+        return;
+    stats_set_reason(stats.nats_reason, NULL); /* /readyz: "nats disconnected" */
     log_warn("nats: disconnected; reconnecting");
+}
+
+/* Stays set: cnats may report the closed connection's disconnect late (it is
+ * cleared before the next connection is opened). */
+static void
+close_nats(natsConnection *nc, jsCtx *js)
+{
+    atomic_store(&nats_closing, 1);
+    natsconn_close(nc, js);
 }
 
 static void
@@ -121,6 +137,7 @@ on_nats_reconnected(void *ud)
     (void)ud;
     atomic_store(&stats.nats_connected, 1);
     atomic_fetch_add(&stats.nats_reconnects, 1);
+    stats_set_reason(stats.nats_reason, NULL);
     log_info("nats: reconnected");
 }
 
@@ -139,10 +156,28 @@ static natsconn_events nats_events = {
 
 /* ---- Redis state (loop) ---- */
 
+static void begin_drain(rt_host *r, const char *why);
+
+/* Redis refusals in a row (loop thread), and the limit (0 = none). */
+static int redis_refusals, redis_max_refusals;
+static int exit_status; /* rt_main's status after a drain that was a failure */
+
 static void
 on_redis_state(void *ud, int up)
 {
     rt_host *r = ud;
+    if (up == RDS_STATE_AUTH_REFUSED) {
+        /* WRONGPASS/NOAUTH: retrying will not fix a password. */
+        if (redis_max_refusals > 0 && ++redis_refusals == redis_max_refusals) {
+            log_error("redis: the server refused our credentials %d times in a row; stopping "
+                      "(check redis.password/user; redis.max_auth_failures: 0 or run "
+                      "--retry-auth keeps retrying)",
+                      redis_refusals);
+            exit_status = 1;
+            begin_drain(r, "redis refused the credentials");
+        }
+        return;
+    }
     if (up < 0) {
         /* the server is refused (rds logged why): dedup consumers stop
          * fetching whatever their on_unavailable says */
@@ -150,9 +185,9 @@ on_redis_state(void *ud, int up)
         return;
     }
     atomic_store(&r->redis_up, up);
-    if (up)
-        atomic_store(&r->redis_refused, 0);
     if (up) {
+        atomic_store(&r->redis_refused, 0);
+        redis_refusals = 0;
         log_info("redis: connected");
         settle_redis_up(r);
     } else {
@@ -343,19 +378,49 @@ build_gen_task(void *arg)
     a->g = rt_gen_create(a->r, a->cfg, NULL, &a->errs);
 }
 
+/*
+ * Connect and check that JetStream answers. Unreachable servers are retried
+ * (for up to ~5 minutes); a refusal (authorization, TLS) ends the start
+ * after max_auth_failures in a row (0 = never). Every failure's kind and
+ * text go to /readyz (stats.nats_reason), which is already serving.
+ */
 static int
-connect_nats(rt_host *r, const jw_config *cfg)
+connect_nats(rt_host *r, const jw_config *cfg, int retry_auth)
 {
     char err[512];
+    int refused = 0, max = retry_auth ? 0 : cfg->nats.max_auth_failures;
     for (int attempt = 0;; attempt++) {
+        natsconn_fail kind;
+        atomic_store(&nats_closing, 0);
         if (natsconn_open(&cfg->nats, &nats_events, &r->nc, &r->js, err, sizeof(err)) == 0) {
-            atomic_store(&stats.nats_connected, 1);
-            return 0;
+            const char *probe = cfg->nstreams ? cfg->streams[0].name : NULL;
+            if (natsconn_check_jetstream(r->js, probe, &kind, err, sizeof(err)) == 0) {
+                atomic_store(&stats.nats_connected, 1);
+                stats_set_reason(stats.nats_reason, NULL);
+                return 0;
+            }
+            close_nats(r->nc, r->js);
+            r->nc = NULL;
+            r->js = NULL;
+        } else {
+            kind = natsconn_failure_kind(err);
+        }
+        const char *text = strncmp(err, "nats: ", 6) == 0 ? err + 6 : err;
+        stats_set_reason(stats.nats_reason, "%s: %s", natsconn_failure_name(kind), text);
+        int refusal = kind == NATSCONN_FAIL_AUTH || kind == NATSCONN_FAIL_TLS;
+        refused = refusal ? refused + 1 : 0;
+        if (refusal && max > 0 && refused >= max) {
+            log_error("nats: %s %d time%s in a row: %s; not starting (check the nats "
+                      "credentials and tls settings; nats.max_auth_failures: 0 or run "
+                      "--retry-auth keeps retrying)",
+                      natsconn_failure_name(kind), refused, refused == 1 ? "" : "s", text);
+            return -1;
         }
         if (attempt == 0 || attempt % 10 == 0)
-            log_warn("%s; retrying", err);
+            jw_log(refusal ? JW_LOG_ERROR : JW_LOG_WARN, NULL, "nats: %s: %s; retrying",
+                   natsconn_failure_name(kind), text);
         if (attempt >= 600) {
-            log_error("giving up connecting to NATS: %s", err);
+            log_error("giving up connecting to NATS: %s", text);
             return -1;
         }
         usleep(500 * 1000);
@@ -433,7 +498,7 @@ teardown(rt_host *r, int abandon_workers)
         for (rt_consumer *c = r->consumers; c; c = c->next)
             consumer_stop(c);
         pubasync_close(r);
-        natsconn_close(r->nc, r->js);
+        close_nats(r->nc, r->js);
         return;
     }
     /* Drained: every job has finished and no worker touches a consumer. */
@@ -456,7 +521,7 @@ teardown(rt_host *r, int abandon_workers)
         r->cur = NULL;
     }
     pubasync_close(r);
-    natsconn_close(r->nc, r->js);
+    close_nats(r->nc, r->js);
     r->nc = NULL;
     r->js = NULL;
     kv_teardown();
@@ -489,7 +554,13 @@ rt_main(const rt_options *opts)
              cfg->digest, cfg->nconsumers, cfg->nservices);
 
     int rc = 1;
-    if (connect_nats(r, cfg) != 0)
+    /* HTTP first: while NATS or Redis is down or refuses us, /healthz says
+     * "starting" and /readyz why, instead of refusing connections. */
+    atomic_store(&stats.starting, 1);
+    atomic_store(&stats.needs_redis, needs_redis(cfg));
+    redis_max_refusals = opts->retry_auth ? 0 : cfg->redis.max_auth_failures;
+    obs_start_http(r, cfg);
+    if (connect_nats(r, cfg, opts->retry_auth) != 0)
         goto fail_cfg;
     if (pubasync_init(r, cfg->nats.request_timeout_ms) != 0)
         goto fail_nats;
@@ -558,6 +629,7 @@ rt_main(const rt_options *opts)
         begin_drain(r, "start-up failure (--watch-config)");
     if (r->pid_file)
         write_pid_file(r->pid_file);
+    atomic_store(&stats.starting, 0);
     log_info("jetway running (pid %ld)", (long)getpid());
 
     uv_run(r->loop, UV_RUN_DEFAULT);
@@ -568,7 +640,7 @@ rt_main(const rt_options *opts)
     int busy = uv_loop_close(r->loop);
     if (busy)
         log_warn("event loop closed with open handles");
-    rc = 0;
+    rc = exit_status;
     if (r->pid_file)
         unlink(r->pid_file);
     teardown(r, r->grace_expired);
@@ -579,9 +651,10 @@ fail_pool:
     pool_stop(r->pool);
 fail_nats:
     pubasync_close(r);
-    natsconn_close(r->nc, r->js);
+    close_nats(r->nc, r->js);
     kv_teardown();
 fail_cfg:
+    obs_stop_http(r);
     config_free(cfg);
 out:
     stats_shutdown();

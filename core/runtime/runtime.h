@@ -20,6 +20,7 @@ typedef struct rt_options {
     const char *config_path;
     const char *pid_file; /* NULL = none */
     int watch_config;     /* reload when the config file's content changes */
+    int retry_auth;       /* keep retrying refused NATS/Redis credentials (--retry-auth) */
 } rt_options;
 
 int rt_main(const rt_options *opts);

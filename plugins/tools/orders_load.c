@@ -33,6 +33,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+
+/* The NATS options of every jetway tool (-s, --creds, --user...; the nats
+ * CLI's variables): core/nats/natscli.c, linked into this tool. */
+#include "nats/nats.h"
 
 
 #define LOAD_ID_MAX      48
@@ -84,7 +89,8 @@ typedef struct load_run {
 } load_run;
 
 typedef struct load_opts {
-    const char *url;
+    const char *url; /* for messages; the connection comes from `nats` */
+    natscli nats;
     const char *redis_url;
     const char *subject;
     long orders;
@@ -95,6 +101,7 @@ typedef struct load_opts {
     double request_timeout_s;
     int json;
     const char *accepted_out; /* file of accepted orders and their decisions, or NULL */
+    int progress;             /* --progress: a status line on the terminal (/dev/tty) */
     load_sku skus[LOAD_SKUS_MAX];
     int nskus;
 } load_opts;
@@ -358,9 +365,10 @@ load_add_latency(cJSON *obj, const char *key, int64_t *v, long n)
     cJSON *l = cJSON_AddObjectToObject(obj, key);
 
     qsort(v, (size_t)n, sizeof(*v), load_cmp);
-    cJSON_AddNumberToObject(l, "p50", load_pct(v, n, 0.50));
-    cJSON_AddNumberToObject(l, "p99", load_pct(v, n, 0.99));
-    cJSON_AddNumberToObject(l, "max", load_pct(v, n, 1.0));
+    /* To 0.1 ms: the nanoseconds under it are noise, not information. */
+    cJSON_AddNumberToObject(l, "p50", round(load_pct(v, n, 0.50) * 10) / 10);
+    cJSON_AddNumberToObject(l, "p99", round(load_pct(v, n, 0.99) * 10) / 10);
+    cJSON_AddNumberToObject(l, "max", round(load_pct(v, n, 1.0) * 10) / 10);
 }
 
 /* Connect to redis://[:password@]host[:port][/db]; NULL with a message on failure. */
@@ -521,36 +529,36 @@ load_redis_checks(const load_opts *o, cJSON *out)
 static void
 load_usage(FILE *fp)
 {
-    fprintf(
-        fp,
-        "usage: jetway-orders-load [-s URL] [--orders N] [--rate R] [--inflight K] [--skus LIST]\n"
-        "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
-        "                   [--accepted-out FILE]\n\n"
-        "Send orders.create requests to the order service, wait until every accepted\n"
-        "order is confirmed or cancelled, and print a summary.\n\n"
-        "  -s, --server URL     NATS server (default $NATS_URL or nats://127.0.0.1:4222)\n"
-        "  -n, --orders N       orders to send (default 10000)\n"
-        "  -r, --rate R         orders per second, 0 = as fast as possible (default 0)\n"
-        "  -k, --inflight K     most requests awaiting their reply (default 256)\n"
-        "      --skus LIST      SKU[=initial],... ordered from (default\n"
-        "                       SKU-1,SKU-2,SKU-3,SKU-4,SKU-RARE); without =initial the\n"
-        "                       initial stock is read from Redis (inv:initial:SKU)\n"
-        "      --seed S         seed of the generated orders (default 1)\n"
-        "  -t, --timeout SECS   give up waiting for decisions after SECS (default 120)\n"
-        "      --subject SUBJ   request subject (default orders.create)\n"
-        "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
-        "                       available + reserved + sold == initial\n"
-        "      --json           print the summary as one JSON object\n"
-        "      --accepted-out FILE  write one line per accepted order:\n"
-        "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
-        "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
+    fprintf(fp, "usage: jetway-orders-load [-s URL] [auth] [--orders N] [--rate R] [--inflight K] "
+                "[--skus LIST]\n"
+                "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
+                "                   [--accepted-out FILE]\n\n"
+                "Send orders.create requests to the order service, wait until every accepted\n"
+                "order is confirmed or cancelled, and print a summary.\n\n" NATSCLI_USAGE
+                "  -n, --orders N       orders to send (default 10000)\n"
+                "  -r, --rate R         orders per second, 0 = as fast as possible (default 0)\n"
+                "  -k, --inflight K     most requests awaiting their reply (default 256)\n"
+                "      --skus LIST      SKU[=initial],... ordered from (default\n"
+                "                       SKU-1,SKU-2,SKU-3,SKU-4,SKU-RARE); without =initial the\n"
+                "                       initial stock is read from Redis (inv:initial:SKU)\n"
+                "      --seed S         seed of the generated orders (default 1)\n"
+                "  -t, --timeout SECS   give up waiting for decisions after SECS (default 120)\n"
+                "      --subject SUBJ   request subject (default orders.create)\n"
+                "      --redis URL      also check Redis: no duplicate charge, per SKU\n"
+                "                       available + reserved + sold == initial\n"
+                "      --json           print the summary as one JSON object\n"
+                "      --progress       show progress on the terminal (/dev/tty) while running\n"
+                "                       (the default when stderr is a terminal)\n"
+                "      --accepted-out FILE  write one line per accepted order:\n"
+                "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
+                "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
 }
 
 static int
 load_parse(int argc, char **argv, load_opts *o)
 {
     static const struct option longs[] = {
-        {"server", required_argument, NULL, 's'},
+        NATSCLI_LONGOPTS,
         {"orders", required_argument, NULL, 'n'},
         {"rate", required_argument, NULL, 'r'},
         {"inflight", required_argument, NULL, 'k'},
@@ -562,14 +570,13 @@ load_parse(int argc, char **argv, load_opts *o)
         {"subject", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {"accepted-out", required_argument, NULL, 'A'},
+        {"progress", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
-    const char *env = getenv("NATS_URL");
     char *end;
     int c;
 
     memset(o, 0, sizeof(*o));
-    o->url = env && *env ? env : "nats://127.0.0.1:4222";
     o->subject = "orders.create";
     o->orders = 10000;
     o->inflight = 256;
@@ -581,9 +588,6 @@ load_parse(int argc, char **argv, load_opts *o)
         errno = 0;
         end = NULL;
         switch (c) {
-        case 's':
-            o->url = optarg;
-            break;
         case 'n':
             o->orders = strtol(optarg, &end, 10);
             if (*end || o->orders < 1 || o->orders > 100000000)
@@ -622,6 +626,9 @@ load_parse(int argc, char **argv, load_opts *o)
         case 'u':
             o->subject = optarg;
             break;
+        case 'P':
+            o->progress = 1;
+            break;
         case 'A':
             o->accepted_out = optarg;
             break;
@@ -629,6 +636,8 @@ load_parse(int argc, char **argv, load_opts *o)
             load_usage(stdout);
             return 1;
         default:
+            if (natscli_option(&o->nats, c, optarg))
+                break;
             load_usage(stderr);
             return 2;
         }
@@ -755,7 +764,7 @@ load_print_text(const cJSON *s)
     for (int i = 0; i < 2; i++) {
         const char *k = i ? "decide_latency_ms" : "accept_latency_ms";
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, k);
-        printf("%-10s p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", i ? "decide" : "accept",
+        printf("%-10s p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", i ? "decide" : "accept",
                load_num(l, "p50"), load_num(l, "p99"), load_num(l, "max"));
     }
     if (rj != NULL) {
@@ -813,6 +822,91 @@ load_write_accepted(const load_run *run, const char *path)
         return -1;
     }
     return 0;
+}
+
+/*
+ * The terminal status line: a thread that reads the counters under the
+ * run's mutex twice a second and rewrites one line on /dev/tty (so a
+ * redirected stdout/stderr stays clean). Owned by main().
+ */
+typedef struct load_progress {
+    load_run *run;
+    long total;
+    int64_t t0;
+    FILE *tty;
+    pthread_mutex_t mu; /* guards stop; cv wakes the thread to stop */
+    pthread_cond_t cv;
+    int stop;
+    pthread_t th;
+} load_progress;
+
+static void *
+load_progress_main(void *arg)
+{
+    load_progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        pthread_mutex_lock(&p->run->mu);
+        long answered = p->run->accepted + p->run->rejected + p->run->noreply;
+        long accepted = p->run->accepted, decided = p->run->decided;
+        long inflight = p->run->inflight;
+        pthread_mutex_unlock(&p->run->mu);
+        double secs = (double)(load_now() - p->t0) / 1e9;
+        fprintf(p->tty,
+                "\r  %ld/%ld orders answered, %ld accepted, %ld decided, %ld in flight, "
+                "%.0f decided/s, %.0f s \033[K",
+                answered, p->total, accepted, decided, inflight,
+                secs > 0 ? (double)decided / secs : 0.0, secs);
+        fflush(p->tty);
+    }
+    pthread_mutex_unlock(&p->mu);
+    fputs("\r\033[K", p->tty);
+    fflush(p->tty);
+    return NULL;
+}
+
+static int
+load_progress_start(load_progress *p, load_run *run, long total, int64_t t0)
+{
+    memset(p, 0, sizeof(*p));
+    p->tty = fopen("/dev/tty", "w");
+    if (!p->tty)
+        return -1; /* no terminal: nothing to show */
+    p->run = run;
+    p->total = total;
+    p->t0 = t0;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->th, NULL, load_progress_main, p) != 0) {
+        fclose(p->tty);
+        p->tty = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+load_progress_stop(load_progress *p)
+{
+    if (!p->tty)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    fclose(p->tty);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    p->tty = NULL;
 }
 
 /* Send every request (bounded in flight, paced), then wait for the decisions. */
@@ -911,9 +1005,15 @@ main(int argc, char **argv)
         fprintf(stderr, "jetway-orders-load: out of memory\n");
         goto out;
     }
+    cfg_nats ncfg;
+    char *slot = NULL, nerr[512];
+    natscli_apply(&o.nats, &ncfg, 0, &slot);
+    o.url = ncfg.servers[0];
     s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, o.url);
+    if (s == NATS_OK && natscli_set_options(opts, &ncfg, nerr, sizeof(nerr)) != 0) {
+        fprintf(stderr, "jetway-orders-load: %s\n", nerr);
+        goto out;
+    }
     if (s == NATS_OK)
         s = natsOptions_SetName(opts, "jetway-load");
     if (s == NATS_OK)
@@ -921,7 +1021,9 @@ main(int argc, char **argv)
     if (s == NATS_OK)
         s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
-        fprintf(stderr, "jetway-orders-load: connect %s: %s\n", o.url, natsStatus_GetText(s));
+        const char *why = nats_GetLastError(NULL);
+        fprintf(stderr, "jetway-orders-load: connect %s: %s\n", o.url,
+                why && *why ? why : natsStatus_GetText(s));
         goto out;
     }
     s = natsInbox_Create(&inbox);
@@ -944,7 +1046,11 @@ main(int argc, char **argv)
     }
     t0 = load_now();
     deadline = t0 + (int64_t)(o.timeout_s * 1e9);
+    load_progress prog = {0};
+    if (o.progress || isatty(STDERR_FILENO))
+        load_progress_start(&prog, &run, o.orders, t0);
     sent = load_drive(&run, &o, nc, (const char *)inbox, t0, deadline);
+    load_progress_stop(&prog);
 
     /* Stop the callbacks before reading the results without the lock. */
     for (int i = 0; i < 3; i++) {

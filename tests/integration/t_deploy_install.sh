@@ -33,6 +33,11 @@ make -s install BUILD="$JW_BUILD" DESTDIR="$D" PREFIX="$P" >"$T/install.log" 2>&
     echo "$P/bin/other-tool"
     echo "$P/bin/jetway"
     echo "$P/include/jetway/plugin.h"
+    echo "$P/include/jetway/plugin_util.h"
+    for f in shipping.c Makefile shipping.yaml shipping.scheduled.v1.json; do
+        echo "$P/share/jetway/examples/shipping/$f"
+    done
+    for f in plugins/*/schemas/*.json; do echo "$P/share/jetway/schemas/$(basename "$f")"; done
     echo "$P/lib/pkgconfig/jetway-plugin.pc"
     for so in "$JW_BUILD"/plugins/*.so; do echo "$P/lib/jetway/plugins/$(basename "$so")"; done
     echo "$P/share/man/man1/jetway.1"

@@ -42,10 +42,20 @@ PY
     env -i PATH="$PATH" $envs JETWAY_PLUGIN_DIR="$T/plugins" NATS_CA_FILE="$T/ca.crt" \
         AUDIT_DIR="$T/audit" "$JW" check -c "deploy/k8s/config/$role.yaml" >"$T/$role.check" 2>&1 ||
         fail "jetway check of deploy/k8s/config/$role.yaml: $(cat "$T/$role.check")"
-    grep -q 'replicas: 3' "$T/$role.check" || fail "$role: streams are not R3 by default"
+    # A role binds to the streams all-in-one.yaml owns (manage: false): their
+    # replicas are the owner's. Every stream a config owns is R3 by default.
+    python3 - "$T/$role.check" <<'PY' || fail "$role: owned streams are not R3 by default: $(cat "$T/$role.check")"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+owned = [s for s in doc["streams"] if s.get("manage", True)]
+assert all(s.get("replicas") == 3 for s in owned), owned
+PY
     checked=$((checked + 1))
 done
 [ $checked -ge 3 ] || fail "only $checked role configs checked"
+# The owner of the streams (the provisioning Job's config) makes them R3.
+[ "$(grep -c 'replicas: ${JETWAY_STREAM_REPLICAS:-3}' deploy/k8s/config/all-in-one.yaml)" -eq 4 ] ||
+    fail "all-in-one.yaml does not make its four streams R3"
 
 # The checker must catch drift. Each case: a fresh copy, one change, the
 # expected complaint.

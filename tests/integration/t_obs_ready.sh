@@ -62,7 +62,9 @@ checks=2
 # Redis down: the dedup consumer cannot claim, so not ready.
 stop_redis
 must /readyz 503 "redis unreachable"
-json_is '{"status":"not ready","reason":"redis unreachable"}'
+# The reason says what failed after the kind ("redis unreachable: connection lost: ...").
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert set(d) == {"status","reason"} and d["status"] == "not ready" and d["reason"].startswith("redis unreachable: "), d' \
+    "$T/body" || fail "body $(cat "$T/body") is not a 'redis unreachable: ...' reason"
 must /healthz 200 ok
 must /metrics 200 'jetway_redis_connected{service="ready"} 0'
 restart_redis

@@ -4,7 +4,8 @@
 # harness.sh and jetway.sh.
 #
 #   orders_start          nats-server, redis-server (AOF), the plugin dir,
-#                         then the roles: inventory (seeds the stock), audit
+#                         the streams (provision all-in-one.yaml, their
+#                         owner), then the roles: inventory (seeds the stock), audit
 #                         (sees every event), payment, order
 #   orders_role ROLE [VAR=VALUE...]  start one role (again, e.g. after a
 #                         kill -9), with extra environment
@@ -51,6 +52,13 @@ orders_start()
     ORDER_HTTP="127.0.0.1:$(free_port)" PAYMENT_HTTP="127.0.0.1:$(free_port)"
     INVENTORY_HTTP="127.0.0.1:$(free_port)" AUDIT_HTTP="127.0.0.1:$(free_port)"
     export ORDER_HTTP PAYMENT_HTTP INVENTORY_HTTP AUDIT_HTTP
+    # The streams are owned by all-in-one.yaml; the roles only bind to them
+    # (manage: false), so they are created here, once, as an operator would.
+    local owner=$ORDERS_CONFIG_DIR/all-in-one.yaml
+    [ -f "$owner" ] || owner=$ORDERS_DIR/config/all-in-one.yaml
+    orders_say "creating the streams: jetway provision -c $owner"
+    "$JW" provision -c "$owner" >"$T/provision.out" 2>&1 ||
+        fail "provisioning $owner failed: $(cat "$T/provision.out")"
     # Inventory first: it seeds the stock; audit next so it sees every event.
     local role
     for role in $ORDERS_ROLES; do

@@ -113,7 +113,8 @@ main(int argc, char **argv)
 
     cfg_nats ncfg;
     char *slot;
-    natsconn_cfg_from_url(&ncfg, &slot, argv[1]);
+    natscli url = {.url = argv[1]};
+    natscli_apply(&url, &ncfg, 0, &slot);
     ncfg.nkey_seed_file = (char *)nkey_file;
     ncfg.user = (char *)user;
     ncfg.password = (char *)password;

@@ -65,6 +65,28 @@ nkey_public_of_seed(void **state)
     assert_int_equal(nkey_public_from_seed("SUshort", pub, sizeof(pub)), -1);
 }
 
+/* The kinds /readyz and the start-up decision use, from real cnats texts. */
+static void
+failure_kinds(void **state)
+{
+    (void)state;
+    assert_int_equal(natsconn_failure_kind("nats: connect to nats://127.0.0.1:4222: (conn.c:1905): "
+                                           "Authorization Violation"),
+                     NATSCONN_FAIL_AUTH);
+    assert_int_equal(natsconn_failure_kind("nats: connect to nats://h:1: (conn.c:2088): No server "
+                                           "available for connection"),
+                     NATSCONN_FAIL_UNREACHABLE);
+    assert_int_equal(
+        natsconn_failure_kind("nats: connect to tls://h:1: (conn.c:740): SSL handshake "
+                              "error: certificate verify failed"),
+        NATSCONN_FAIL_TLS);
+    assert_int_equal(natsconn_failure_kind("nats: TLS (/x/ca.crt): error loading file"),
+                     NATSCONN_FAIL_TLS);
+    assert_int_equal(natsconn_failure_kind("something else"), NATSCONN_FAIL_OTHER);
+    assert_string_equal(natsconn_failure_name(NATSCONN_FAIL_AUTH), "authorization refused");
+    assert_string_equal(natsconn_failure_name(NATSCONN_FAIL_NO_JETSTREAM), "JetStream not enabled");
+}
+
 int
 main(void)
 {
@@ -72,6 +94,7 @@ main(void)
         cmocka_unit_test(backoff_grows_and_caps),
         cmocka_unit_test(redact_hides_secrets),
         cmocka_unit_test(nkey_public_of_seed),
+        cmocka_unit_test(failure_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
