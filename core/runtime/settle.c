@@ -103,7 +103,7 @@ dead_letter(rt_job *j, const char *reason)
         .timeout_ms = j->g->cfg->nats.request_timeout_ms,
     };
     if (dlq_publish(&src, reason, err, sizeof(err)) == 0) {
-        FAILPOINT("after_dead_letter");
+        FAILPOINT("after_dead_letter", j->has_id ? j->id : NULL);
         jw_log(JW_LOG_WARN, &lc, "message dead-lettered to %s after %llu deliveries",
                j->cc->dead_letter ? j->cc->dead_letter : "(none)",
                (unsigned long long)j->meta.delivered);
@@ -254,7 +254,7 @@ run_message(rt_job *j)
         res.reason[sizeof(res.reason) - 1] = '\0';
         verdict = (int)res.verdict;
         stats_hist_observe_us(&st->handler_seconds, (clock_mono_ns() - t0) / 1000);
-        FAILPOINT("after_handle");
+        FAILPOINT("after_handle", j->has_id ? j->id : NULL);
         uint64_t dl = j->meta.delivered;
         int last = j->cc->max_deliver > 0 && dl >= (uint64_t)j->cc->max_deliver;
         switch (res.verdict) {
@@ -375,7 +375,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
     case RDS_CLAIMED:
         j->claimed = 1;
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_CLAIMED], 1, memory_order_relaxed);
-        FAILPOINT("after_claim");
+        FAILPOINT("after_claim", j->has_id ? j->id : NULL);
         if (j->c->r->draining || j->c->removed) {
             /* Claimed after the drain began, or after a reload removed the
              * consumer: give it back for redelivery. */
@@ -457,7 +457,7 @@ commit_cb(void *ud, rds_result res, int64_t aux)
         jw_log(JW_LOG_WARN, &lc,
                "claim lease lost before commit (handler slower than dedup.lease?)");
     }
-    FAILPOINT("after_commit");
+    FAILPOINT("after_commit", j->has_id ? j->id : NULL);
     nats_settle(j);
     rt_job_finish(j);
 }

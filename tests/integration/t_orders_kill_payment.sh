@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/jetway.sh
 . tests/lib/orders.sh
 
+jw_require_failpoints
 N=${ORDERS:-1500}
 orders_start
 
@@ -45,7 +46,7 @@ note "payment killed after $at_kill charges; restart with $pending pending, $inf
 orders_role payment JW_FAILPOINT=after_handle JW_FAILPOINT_SKIP=40
 ppid_=$(pid_of payment)
 gone() { ! kill -0 "$ppid_" 2>/dev/null; }
-wait_for 60 gone || fail "the fail point did not kill payment (built without FAILPOINTS=1?)"
+wait_for 60 gone || fail "the fail point did not kill payment"
 wait "$ppid_" 2>/dev/null
 grep -q 'failpoint after_handle: killing the process' "$T/payment.log" ||
     fail "payment died, but not at the fail point: $(tail -n 5 "$T/payment.log")"

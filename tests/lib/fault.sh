@@ -100,6 +100,7 @@ fault_failpoint()
 {
     point=$1
     skip=$2
+    jw_require_failpoints
     start_nats
     start_redis
     plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"

@@ -5,6 +5,7 @@
 #                                  file $T/NAME.pidfile, log $T/NAME.log
 #   jw_wait_running NAME           wait until it logs "jetway running"
 #   jw_stop NAME                   SIGTERM and wait for exit; returns its status
+#   jw_require_failpoints          fail at once unless $JW has fail points
 #   ci STREAM CONSUMER FIELD       one field of the consumer's info
 #   si STREAM FIELD                one field of the stream's info
 #   wait_drained STREAM CONSUMER [SECS]  num_pending == 0 and num_ack_pending == 0
@@ -45,6 +46,15 @@ jw_stop()
     rc=0
     wait "$p" || rc=$?
     return $rc
+}
+
+# A test that crashes jetway at a fail point waits for a kill that a plain
+# build never delivers; refuse such a binary in seconds, naming the cause.
+jw_require_failpoints()
+{
+    v=$("$JW" version) || fail "$JW version failed"
+    printf '%s\n' "$v" | grep -qx 'failpoints: on' ||
+        fail "$JW was built without fail points; this test needs a FAILPOINTS=1 build (make FAILPOINTS=1 all, or make integration)"
 }
 
 ci()
