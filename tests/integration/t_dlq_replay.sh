@@ -45,8 +45,10 @@ jw_wait_running jw2
 wait_for 30 sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) = 8 ]" ||
     fail "replayed letters not processed: committed $(committed worker)"
 wait_drained WORK worker 30 || fail "not drained after replay"
-"$JW" dlq replay -c "$T/jw.yaml" --all >"$T/replay2.out" 2>&1
-grep -qi "skip" "$T/replay2.out" || fail "second replay not skipped: $(cat "$T/replay2.out")"
+"$JW" dlq replay -c "$T/jw.yaml" --all >"$T/replay2.out" 2>&1 ||
+    fail "second replay failed: $(cat "$T/replay2.out")"
+grep -qx "replayed 0, skipped 3, failed 0" "$T/replay2.out" ||
+    fail "second replay not skipped for all 3 letters: $(cat "$T/replay2.out")"
 wait_drained WORK worker 30 || fail "not drained"
 [ "$(committed worker)" = 8 ] || fail "committed $(committed worker) after a second replay, want 8"
 [ "$(dupcommits worker)" = 0 ] || fail "duplicate commits"

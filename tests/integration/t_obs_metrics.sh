@@ -8,7 +8,7 @@
 # record.so sleeps 5 ms a call, so the bulk takes a moment: /metrics is
 # scraped as fast as curl goes while it is processed, and at the end:
 # every scrape passes the format check (tests/tools/promtext.py always, and
-# `promtool check metrics` when installed: Debian package prometheus), no
+# `promtool check metrics`: Debian package prometheus, required), no
 # counter ever goes down, and the final numbers are exactly the expected
 # ones. Log lines about retried and dead-lettered messages carry trace_id
 # and span_id.
@@ -108,20 +108,15 @@ cp "$T/final" "$T/scrape.$i"
 note "$i scrapes"
 
 # Every scrape is well-formed; counters never go down.
+need_tool promtool prometheus
 promtool_ok=0
 for f in "$T"/scrape.*; do
     $PT check "$f" || fail "$(basename "$f") is not valid exposition text"
-    if command -v promtool >/dev/null 2>&1; then
-        promtool check metrics <"$f" >"$T/promtool.out" 2>&1 ||
-            fail "promtool check metrics $(basename "$f"): $(cat "$T/promtool.out")"
-        promtool_ok=$((promtool_ok + 1))
-    fi
+    promtool check metrics <"$f" >"$T/promtool.out" 2>&1 ||
+        fail "promtool check metrics $(basename "$f"): $(cat "$T/promtool.out")"
+    promtool_ok=$((promtool_ok + 1))
 done
-if [ $promtool_ok -gt 0 ]; then
-    note "promtool check metrics: $promtool_ok scrapes ok"
-else
-    note "promtool not installed (Debian package prometheus): promtext.py checks only"
-fi
+note "promtool check metrics: $promtool_ok scrapes ok"
 python3 - "$T" "$i" <<'PY' || fail "a counter went down between scrapes"
 import re, sys
 d, n = sys.argv[1], int(sys.argv[2])

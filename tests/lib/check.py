@@ -81,6 +81,9 @@ def main():
     # pylint: disable=too-many-locals,too-many-branches,too-many-statements
 
     published = read_ids(a.published)
+    # Nothing published makes every invariant below vacuously true.
+    if not published:
+        errors.append("%s lists no published id: nothing was checked" % a.published)
     committed = set(redis(a.redis_port, "SMEMBERS", "jwtest:committed:" + a.consumer))
     dup = int((redis(a.redis_port, "GET", "jwtest:dupcommit:" + a.consumer) or ["0"])[0])
     rerun = read_ids(a.rerun)

@@ -19,6 +19,8 @@
 #   fail MSG             print and exit 1
 #   rcli ARGS...         redis-cli against the test redis
 #   plugin_dir           a private 0755 dir with the given .so files copied in
+#   need_tool CMD PKG    fail unless CMD is installed (scripts/deps installs
+#                        PKG): a check that cannot run is a failure, not a PASS
 
 set -u
 
@@ -185,6 +187,12 @@ plugin_dir()
     for so in "$@"; do
         install -m 0644 "$so" "$d/"
     done
+}
+
+need_tool()
+{
+    command -v "$1" >/dev/null 2>&1 ||
+        fail "$1 is not installed (Debian package $2; scripts/deps installs it): the check it does cannot be skipped"
 }
 
 # Count lines of a file matching a fixed string (0 when the file is absent).

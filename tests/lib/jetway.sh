@@ -42,7 +42,8 @@ jw_wait_running()
 jw_stop()
 {
     p=$(pid_of "$1")
-    kill -TERM "$p" 2>/dev/null || return 0
+    # Already gone is no excuse: its exit status is still the answer.
+    kill -TERM "$p" 2>/dev/null
     rc=0
     wait "$p" || rc=$?
     return $rc
