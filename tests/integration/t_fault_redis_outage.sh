@@ -1,8 +1,10 @@
 #!/bin/bash
-# redis-server stopped for 10 s under load, then started again (AOF with
-# appendfsync always, so claims and done markers survive). During the
-# outage the consumer must not burn deliveries: nothing is dead-lettered
-# and redeliveries stay bounded by what was in flight. Afterwards every
+# redis-server stopped for 10 s under load (work left), then started again
+# (AOF with appendfsync always, so claims and done markers survive). During
+# the outage the consumer must not burn deliveries: no handler call, at most
+# one max_ack_pending delivered, nothing dead-lettered, redeliveries bounded
+# by what was in flight; the commits that failed are held and re-sent once
+# Redis is back. Afterwards every
 # message is committed exactly once. Duplicate handler calls (attempts
 # beyond one per message) are reported: the aim is zero; the handlers that
 # were running when Redis went away fail their commit and run again.
@@ -25,18 +27,39 @@ fault_pub $N
 jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 wait_committed 1000 || fail "no progress"
+at=$(committed worker)
+# Under load: work left when Redis goes away.
+[ "$at" -lt $((N - 2 * INFLIGHT)) ] || fail "$at of $N committed before the outage: not under load"
+# Hold the writes for 2 s first (past the 1 s command timeout), so the
+# commits then in flight fail for certain: their outcome unknown, they are
+# held, and must be re-sent once Redis is back.
+rcli CLIENT PAUSE 2000 WRITE >/dev/null || fail "CLIENT PAUSE"
+wait_for 30 grep -q 'redis: no reply within' "$T/jw.log" ||
+    fail "no command timed out while Redis held the writes"
 stop_redis || fail "redis-server did not stop"
 wait_for 30 grep -q 'redis: unreachable' "$T/jw.log" || fail "jetway did not notice the outage"
 a0=$(attempts "$T/effects")
+d0=$(ci WORK worker delivered | python3 -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read())["consumer_seq"])')
 sleep 10 # the length of the outage, not a synchronisation
 a1=$(attempts "$T/effects")
+d1=$(ci WORK worker delivered | python3 -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read())["consumer_seq"])')
 restart_redis
 wait_for 30 sh -c "redis-cli -p $REDIS_PORT ping | grep -q PONG" || fail "redis-server did not load its AOF"
-at=$(committed worker)
-note "redis-server down for 10 s at $at committed; handler calls during the outage: $((a1 - a0))"
+note "redis-server down for 10 s at $at committed; during the outage: $((a1 - a0)) handler calls, $((d1 - d0)) deliveries"
+# Consumers that need claims stop fetching: no handler runs without a
+# claim, and the server hands out at most what was already asked for (one
+# max_ack_pending) instead of a NAK-spin of redeliveries.
+[ $((a1 - a0)) = 0 ] || fail "$((a1 - a0)) handler calls while Redis was down"
+[ $((d1 - d0)) -le $INFLIGHT ] || fail "$((d1 - d0)) deliveries while Redis was down: still fetching"
+# The commits that failed were held, and re-sent once Redis answered again
+# (after the pause, or after the restart).
+wait_for 30 grep -q 'redis: re-sending [1-9][0-9]* held commits' "$T/jw.log" ||
+    fail "no held commit re-sent (none held, or never re-sent)"
+resent=$(grep -o 'redis: re-sending [0-9]* held commits' "$T/jw.log" | awk '{s += $3} END {print s}')
 # Each message in flight when Redis went away may be redelivered once; only
 # the handlers already running then (concurrency 4, plus any that started
 # before jetway noticed) run twice -- not the whole in-flight set.
 fault_check redis_outage --max-redeliveries $INFLIGHT --max-reattempts 32 --extra "committed_at_outage=$at" \
-    --extra "attempts_during_outage=$((a1 - a0))"
+    --extra "attempts_during_outage=$((a1 - a0))" --extra "deliveries_during_outage=$((d1 - d0))" \
+    --extra "held_commits_resent=$resent"
 jw_stop jw || fail "jetway exited non-zero"

@@ -39,6 +39,8 @@ pending=$(ci ORDERS payment-orders num_pending)
 inflight=$(ci ORDERS payment-orders num_ack_pending)
 note "payment killed after $at_kill charges; restart with $pending pending, $inflight unacknowledged"
 [ "$(charges)" = "$at_kill" ] || fail "charges went on without the payment role"
+# The kill must hit work in flight, or it tests nothing the restart fixes.
+[ "$inflight" -ge 1 ] || fail "no message in flight at the kill -9 of payment"
 
 # The second payment process dies at the worst moment: its 41st message
 # handled (charge recorded in Redis, event published), not yet committed
