@@ -102,7 +102,12 @@ log: {level: info}
 YAML
 jw_start jw "$T/jw.yaml"
 jw_wait_running jw
-[ "$(si WORK num_replicas 2>/dev/null || echo 3)" = 3 ] || fail "WORK is not R3"
+# R3 as the cluster reports it: three replicas asked for, a leader, and
+# both followers current.
+[ "$(si WORK num_replicas)" = 3 ] || fail "WORK has $(si WORK num_replicas) replicas, want 3"
+wait_for 30 sh -c "[ \"\$(\"$JW\" pub --stream-info WORK | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"replicas_current\"])')\" = 2 ]" ||
+    fail "WORK: $(si WORK replicas_current) of 2 followers current (leader '$(si WORK leader)')"
+[ -n "$(si WORK leader)" ] || fail "WORK has no leader"
 
 N1=1000
 pubn work.items $N1 a- >/dev/null || fail "publish failed"
@@ -122,8 +127,12 @@ done
 [ -n "$victim" ] || fail "cannot tell which node jetway is connected to"
 before=$(committed worker)
 kill -KILL "$(pid_of "n$victim")"
+# Committed only grows: counted after the kill, it proves work was left
+# when the node died (else the kill tested an idle connection).
+at_kill=$(committed worker)
+[ "$at_kill" -lt $((N1 + N2)) ] || fail "the backlog was done ($at_kill committed) before the node was killed"
 wait_for 30 sh -c "! kill -0 $(pid_of "n$victim") 2>/dev/null" || fail "node $victim survived SIGKILL"
-note "killed node $victim (jetway's) with $before of $((N1 + N2)) committed"
+note "killed node $victim (jetway's) with $at_kill of $((N1 + N2)) committed"
 for i in 1 2 3; do [ "$i" != "$victim" ] && NATS_URL=$(url $i); done
 export NATS_URL
 
@@ -138,7 +147,11 @@ wait_drained WORK worker 30 || fail "not drained after the kill"
 [ "$(committed worker)" = $TOTAL ] || fail "committed $(committed worker), want $TOTAL"
 [ "$(dupcommits worker)" = 0 ] || fail "duplicate commits: $(dupcommits worker)"
 [ "$(si WORK messages)" = $TOTAL ] || fail "stream holds $(si WORK messages), want $TOTAL"
-grep -q '"msg":"nats: reconnected' "$T/jw.log" || note "(no reconnect logged)"
+grep -q '"msg":"nats: reconnected' "$T/jw.log" || fail "jetway never logged its reconnect"
+reconnects=$(count_in '"msg":"nats: reconnected' "$T/jw.log")
+[ "$(si WORK num_replicas)" = 3 ] || fail "WORK lost its R3 configuration"
 att=$(attempts "$T/effects")
 jw_stop jw || fail "jetway exited non-zero"
-echo "RESULT t_deploy_cluster published=$TOTAL committed=$(committed worker) duplicates=$(dupcommits worker) attempts=$att killed=n$victim"
+echo "RESULT t_deploy_cluster replicas=3 published=$(si WORK messages) committed=$(committed worker)" \
+    "duplicates=$(dupcommits worker) attempts=$att killed=n$victim committed_at_kill=$at_kill" \
+    "reconnects=$reconnects"
