@@ -111,8 +111,9 @@ fault_failpoint()
     : >"$T/dead"
     for i in $(seq 1 10); do
         fault_pub 100 "m$i-"
+        # A header of their own, which their letters must keep.
         "$JW" pub -s "$NATS_URL" -q work.x "{\"message_id\":\"r$i-%d\",\"x\":\"please-reject\"}" \
-            --count 2 --id "r$i-%d" || fail "publish of rejects failed"
+            --count 2 --id "r$i-%d" -H "X-Fault-Origin:batch-$i-%d" || fail "publish of rejects failed"
         printf 'r%s-1\nr%s-2\n' "$i" "$i" | tee -a "$T/published" >>"$T/dead"
     done
     jw_start jw "$T/jw.yaml" JW_FAILPOINT="$point" JW_FAILPOINT_SKIP="$skip"
