@@ -34,7 +34,7 @@ jw_wait_running jw
 "$JW" pub -s "$NATS_URL" -q work.a '' || fail pub
 "$JW" pub -s "$NATS_URL" -q work.a '{"message_id":"ok-1"}' --id ok-1 || fail pub
 
-wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" = 5 ]" ||
+wait_for 30 si_eq DLQ messages 5 ||
     fail "expected 5 dead letters, have $(si DLQ messages)"
 wait_drained WORK worker 30 || fail "WORK did not drain"
 

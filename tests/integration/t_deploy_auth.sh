@@ -8,21 +8,12 @@
 # fails start-up with a clear error that does not contain the password.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jetway.sh"
-ROOT=$(pwd)
 for r in order payment inventory; do
     [ -f "$JW_BUILD/plugins/$r.so" ] || fail "$r.so is not built"
 done
 
 # A CA and a server certificate for 127.0.0.1.
-cd "$T" || exit 1
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=jetway-test-ca -keyout ca.key -out ca.crt 2>/dev/null || fail "CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=nats \
-    -keyout srv.key -out srv.csr 2>/dev/null || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >ext
-openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
-    -extfile ext -out srv.crt 2>/dev/null || fail "server certificate"
-cd "$ROOT" || exit 1
+make_certs "$T" srv
 
 # One node (the cluster is t_deploy_cluster's): deploy/nats's auth.conf and
 # client TLS block, unchanged.

@@ -10,17 +10,8 @@ start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 write()
 {
-    cat >"$T/jw.yaml" <<YAML
-service: {name: replay}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - {name: rec, file: record.so, config: {effects_file: "$T/effects", reject_if_contains: "$1"}}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+    record_config "$T/jw.yaml" "{name: replay}" "reject_if_contains: \"$1\""
+    cat >>"$T/jw.yaml" <<YAML
 consumers:
   - {name: worker, stream: WORK, handler: rec, dead_letter: dlq.worker, max_deliver: 3}
 YAML
@@ -31,7 +22,7 @@ jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 "$JW" pub -s "$NATS_URL" -q work.a '{"message_id":"p-%d","x":"poison"}' --count 3 --id 'p-%d' || fail pub
 "$JW" pub -s "$NATS_URL" -q work.a '{"message_id":"ok-%d"}' --count 5 --id 'ok-%d' || fail pub
-wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" = 3 ]" ||
+wait_for 30 si_eq DLQ messages 3 ||
     fail "3 letters expected"
 wait_drained WORK worker 30 || fail "not drained"
 [ "$(committed worker)" = 5 ] || fail "committed $(committed worker), want 5"

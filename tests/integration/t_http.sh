@@ -198,7 +198,7 @@ exec 6<&- 7<&-
 must /healthz 200 ok
 
 send quit
-wait_for 30 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
+wait_gone "$(pid_of obs)" || fail "obs_check did not exit on quit"
 # A child of this shell: wait gives its status (sanitizer reports make it non-zero).
 wait "$(pid_of obs)"
 rc=$?

@@ -47,8 +47,7 @@ note "payment killed after $at_kill charges; restart with $pending pending, $inf
 # nor acknowledged (fail point after_handle, a SIGKILL; FAILPOINTS=1 build).
 orders_role payment JW_FAILPOINT=after_handle JW_FAILPOINT_SKIP=40
 ppid_=$(pid_of payment)
-gone() { ! kill -0 "$ppid_" 2>/dev/null; }
-wait_for 60 gone || fail "the fail point did not kill payment"
+wait_gone "$ppid_" 60 || fail "the fail point did not kill payment"
 wait "$ppid_" 2>/dev/null
 grep -q 'failpoint after_handle: killing the process' "$T/payment.log" ||
     fail "payment died, but not at the fail point: $(tail -n 5 "$T/payment.log")"

@@ -17,7 +17,6 @@
 #   crash_window OUT   after a kill: ids whose effect record.so committed but
 #                      whose done marker the host had not written (they will
 #                      be handled once more after the restart)
-#   wait_dead PID      wait until PID is gone (it was killed)
 #   fault_check NAME [check.py options]  wait for the drain, then check the
 #                      invariants (tests/lib/check.py) and print RESULT
 
@@ -60,12 +59,7 @@ fault_pub()
 
 wait_committed()
 {
-    wait_for "${2:-60}" sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) -ge $1 ]"
-}
-
-wait_dead()
-{
-    wait_for 20 sh -c "! kill -0 $1 2>/dev/null"
+    wait_for "${2:-60}" committed_ge worker "$1"
 }
 
 crash_window()
@@ -165,7 +159,7 @@ fault_failpoint()
 
     jw_start jw2 "$T/jw.yaml"
     jw_wait_running jw2
-    wait_for 60 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" -ge 20 ]" ||
+    wait_for 60 si_ge DLQ messages 20 ||
         fail "expected 20 dead letters, have $(si DLQ messages)"
     fault_check "fp_$point" --rerun "$T/rerun" --expect-dead "$T/dead" \
         --extra "killed_on=$X" --extra "killed_at=$mid" --extra "letters_before_kill=$letters"

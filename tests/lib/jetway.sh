@@ -9,6 +9,8 @@
 #   ci STREAM CONSUMER FIELD       one field of the consumer's info
 #   si STREAM FIELD                one field of the stream's info
 #   wait_drained STREAM CONSUMER [SECS]  num_pending == 0 and num_ack_pending == 0
+#   si_eq / si_ge STREAM FIELD N   the stream's FIELD = / >= N (for wait_for)
+#   committed_ge CONSUMER N        record.so committed at least N (for wait_for)
 #   committed CONSUMER             distinct ids committed by record.so
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
@@ -68,6 +70,21 @@ si()
 {
     "$JW" pub -s "$NATS_URL" --stream-info "$1" 2>/dev/null |
         python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+si_eq()
+{
+    [ "$(si "$1" "$2")" = "$3" ]
+}
+
+si_ge()
+{
+    v=$(si "$1" "$2") && [ "$v" -ge "$3" ]
+}
+
+committed_ge()
+{
+    [ "$(committed "$1")" -ge "$2" ]
 }
 
 drained()
