@@ -51,7 +51,9 @@ lost=$(count_in 'claim lease lost' "$T/jwa.log")
 fenced=$(count_in 'record: claim lost' "$T/jwa.log")
 stale=$(count_in 'lease ran out before the handler' "$T/jwa.log")
 [ "$fenced" -ge 1 ] && [ "$fenced" -le 4 ] || fail "$fenced late handlers fenced off, want 1..4 (concurrency)"
-[ "$stale" -ge 1 ] || fail "no queued job skipped after the SIGCONT"
+# Queued jobs may or may not exist at the instant of the SIGSTOP; that
+# none of them reached the handler is --max-reattempts 4 below (only the 4
+# running handlers may repeat).
 fault_check sigstop --max-reattempts 4 --extra "stopped_at=$stopped" --extra "continued_at=$cont_at" \
     --extra "lease_lost=$lost" --extra "fenced_off=$fenced" --extra "stale_skipped=$stale"
 [ "$(committed worker)" = $N ] || fail "committed $(committed worker), want $N"

@@ -74,9 +74,6 @@ note "reloads run=$runs ok=$oks seq=$seq; SIGHUPs during a reload=$coalesced"
 [ "$runs" -ge 2 ] && [ "$runs" -le $HUPS ] || fail "$runs reloads for $HUPS SIGHUPs"
 grep '"msg":"reload: ok' "$T/jw.log" | tail -n 1 | grep -q "sha256 ${digest:0:12}" ||
     fail "the last reload logged is not of the last config"
-# Each SIGHUP that reached jetway either started a reload or was folded
-# into the pending one (the kernel may merge some before that).
-[ $((runs + coalesced)) -le $HUPS ] || fail "$runs reloads + $coalesced folded SIGHUPs > $HUPS sent"
 
 # Coalescing for certain: 10 SIGHUPs while a reload sits in a 3 s plugin
 # init must give exactly one more reload, of the last file.
