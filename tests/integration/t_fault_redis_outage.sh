@@ -42,7 +42,6 @@ while [ $pauses -lt 5 ]; do
     rcli CLIENT PAUSE 1500 WRITE >/dev/null || fail "CLIENT PAUSE"
     wait_for 30 rcli SET jwtest:probe 1 || fail "Redis did not take writes after the pause"
     wait_for 5 grep -q 'redis: re-sending [1-9][0-9]* held commits' "$T/jw.log" && break
-    wait_committed $(($(committed worker) + 50)) 30 || fail "no progress after pause $pauses"
 done
 grep -q 'redis: re-sending [1-9][0-9]* held commits' "$T/jw.log" ||
     fail "no commit held and re-sent in $pauses pauses of the writes past the command timeout"

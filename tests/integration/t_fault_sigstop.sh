@@ -50,7 +50,10 @@ wait_drained WORK worker 90 || fail "WORK did not drain after the SIGCONT"
 lost=$(count_in 'claim lease lost' "$T/jwa.log")
 fenced=$(count_in 'record: claim lost' "$T/jwa.log")
 stale=$(count_in 'lease ran out before the handler' "$T/jwa.log")
-[ "$fenced" -ge 1 ] && [ "$fenced" -le 4 ] || fail "$fenced late handlers fenced off, want 1..4 (concurrency)"
+# At most the 4 handlers running at the SIGSTOP come back late (whether
+# one was inside the handler at that instant is chance: 4 of 4 on a plain
+# build, sometimes 0 under ASan).
+[ "$fenced" -le 4 ] || fail "$fenced late handlers fenced off, want at most 4 (concurrency)"
 # Queued jobs may or may not exist at the instant of the SIGSTOP; that
 # none of them reached the handler is --max-reattempts 4 below (only the 4
 # running handlers may repeat).
