@@ -272,14 +272,17 @@ void pool_set_thread_exit(void (*fn)(void));
  * process with SIGKILL semantics (_exit without cleanup, like kill -9) when
  * the environment variable JW_FAILPOINT names that point; JW_FAILPOINT_SKIP=N
  * lets the first N hits pass, so a test can crash in the middle of a run.
- * In production builds the macro compiles to nothing.
+ * The kill is logged with the message id (id may be NULL), so a test can
+ * check what only that window produces for exactly that message.
+ * In production builds the macro compiles to nothing (and `jetway version`
+ * says "failpoints: off", so a fault test can refuse such a binary).
  */
 
 #ifdef JW_FAILPOINTS
-void failpoint_hit(const char *name);
-#define FAILPOINT(name) failpoint_hit(name)
+void failpoint_hit(const char *name, const char *id);
+#define FAILPOINT(name, id) failpoint_hit(name, id)
 #else
-#define FAILPOINT(name) ((void)0)
+#define FAILPOINT(name, id) ((void)0)
 #endif
 
 /*

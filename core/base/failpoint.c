@@ -14,7 +14,7 @@
 static atomic_long failpoint_hits;
 
 void
-failpoint_hit(const char *name)
+failpoint_hit(const char *name, const char *id)
 {
     const char *want = getenv("JW_FAILPOINT");
     if (!want || strcmp(want, name) != 0)
@@ -23,7 +23,7 @@ failpoint_hit(const char *name)
     long n = atomic_fetch_add(&failpoint_hits, 1);
     if (skip && n < atol(skip))
         return;
-    log_warn("failpoint %s: killing the process", name);
+    log_warn("failpoint %s: killing the process (message id %s)", name, id ? id : "-");
     raise(SIGKILL);
 }
 #else

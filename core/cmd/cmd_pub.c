@@ -63,7 +63,8 @@ usage(FILE *fp)
             "      --async          pipeline publishes (default when N > 1)\n"
             "      --sync           one publish at a time\n"
             "  -q, --quiet          no summary line\n"
-            "      --stream-info S  print {messages, first_seq, last_seq, ...} as JSON\n"
+            "      --stream-info S  print {messages, first_seq, last_seq, num_replicas,\n"
+            "                       leader, replicas_current, ...} as JSON\n"
             "      --consumer-info S C  print {num_pending, num_ack_pending,\n"
             "                       num_redelivered, delivered, ...} as JSON\n");
 }

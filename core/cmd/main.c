@@ -56,6 +56,13 @@ cmd_version(int argc, char **argv)
     printf("hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
     printf("libyaml %s\n", yaml_get_version_string());
     printf("cJSON %s\n", cJSON_Version());
+    /* The fault tests read this line to refuse a binary that cannot crash
+     * where they ask it to (make FAILPOINTS=1). */
+#ifdef JW_FAILPOINTS
+    printf("failpoints: on\n");
+#else
+    printf("failpoints: off\n");
+#endif
     return 0;
 }
 

@@ -46,6 +46,16 @@ pub_info_stream(jsCtx *js, const char *stream, FILE *out)
         cJSON_AddItemToArray(subj, cJSON_CreateString(si->Config->Subjects[i]));
     cJSON_AddStringToObject(
         o, "storage", si->Config && si->Config->Storage == js_MemoryStorage ? "memory" : "file");
+    /* The replication the stream asked for, and what the cluster reports:
+     * its leader and how many of the other replicas are current (a test of
+     * an R3 stream needs both, not the configuration alone). */
+    cJSON_AddNumberToObject(o, "num_replicas", si->Config ? (double)si->Config->Replicas : 0);
+    const jsClusterInfo *cl = si->Cluster;
+    cJSON_AddStringToObject(o, "leader", cl && cl->Leader ? cl->Leader : "");
+    int current = 0;
+    for (int i = 0; cl && i < cl->ReplicasLen; i++)
+        current += cl->Replicas[i] && cl->Replicas[i]->Current && !cl->Replicas[i]->Offline;
+    cJSON_AddNumberToObject(o, "replicas_current", current);
     jsStreamInfo_Destroy(si);
     return emit(o, out);
 }

@@ -105,7 +105,7 @@ dead_letter(rt_job *j, const char *reason)
         .timeout_ms = j->g->cfg->nats.request_timeout_ms,
     };
     if (dlq_publish(&src, reason, err, sizeof(err)) == 0) {
-        FAILPOINT("after_dead_letter");
+        FAILPOINT("after_dead_letter", j->has_id ? j->id : NULL);
         jw_log(JW_LOG_WARN, &lc, "message dead-lettered to %s after %llu deliveries",
                j->cc->dead_letter ? j->cc->dead_letter : "(none)",
                (unsigned long long)j->meta.delivered);
@@ -310,7 +310,7 @@ run_message(rt_job *j)
         atomic_store_explicit(&j->in_handler, 0, memory_order_relaxed);
         verdict = (int)res.verdict;
         stats_hist_observe_us(&j->c->st->handler_seconds, (clock_mono_ns() - t0) / 1000);
-        FAILPOINT("after_handle");
+        FAILPOINT("after_handle", j->has_id ? j->id : NULL);
         apply_verdict(j, &res);
     }
     span_finish(j, t0, verdict);
@@ -409,13 +409,13 @@ run_batch(rt_job *head)
         uint64_t us = (clock_mono_ns() - th) / 1000;
         stats_consumer *st = jobs[0]->c->st;
         atomic_fetch_add_explicit(&st->batches, 1, memory_order_relaxed);
-        FAILPOINT("after_batch");
+        FAILPOINT("after_batch", ptrs[0]->message_id);
         for (k = 0; k < m; k++) {
             atomic_store_explicit(&jobs[k]->in_handler, 0, memory_order_relaxed);
             /* One observation per message (the histogram's count stays
              * "messages handled"), each the whole call's duration. */
             stats_hist_observe_us(&st->handler_seconds, us);
-            FAILPOINT("after_handle");
+            FAILPOINT("after_handle", jobs[k]->has_id ? jobs[k]->id : NULL);
             apply_verdict(jobs[k], &results[k]);
             span_finish(jobs[k], t0, (int)results[k].verdict);
         }
@@ -568,7 +568,7 @@ claim_cb(void *ud, rds_result res, int64_t aux)
     case RDS_CLAIMED:
         j->claimed = 1;
         atomic_fetch_add_explicit(&st->dedup[STATS_DEDUP_CLAIMED], 1, memory_order_relaxed);
-        FAILPOINT("after_claim");
+        FAILPOINT("after_claim", j->has_id ? j->id : NULL);
         if (j->c->r->draining || j->c->removed) {
             /* Claimed after the drain began, or after a reload removed the
              * consumer: give it back for redelivery. */
@@ -651,7 +651,7 @@ commit_cb(void *ud, rds_result res, int64_t aux)
         jw_log(JW_LOG_WARN, &lc,
                "claim lease lost before commit (handler slower than dedup.lease?)");
     }
-    FAILPOINT("after_commit");
+    FAILPOINT("after_commit", j->has_id ? j->id : NULL);
     nats_settle(j);
     rt_job_finish(j);
 }
@@ -712,6 +712,12 @@ settle_redis_up(rt_host *r)
     JW_ASSERT_THREAD(JW_ROLE_LOOP);
     rt_job *list = r->commit_retry;
     r->commit_retry = NULL;
+    int n = 0;
+    for (rt_job *j = list; j; j = j->node.next ? JOB_OF(j->node.next, node) : NULL)
+        n++;
+    /* The fault tests read this line: held commits must be re-sent. */
+    if (n > 0)
+        log_info("redis: re-sending %d held commits", n);
     while (list) {
         rt_job *j = list;
         list = (rt_job *)(j->node.next ? JOB_OF(j->node.next, node) : NULL);

@@ -8,21 +8,12 @@
 # fails start-up with a clear error that does not contain the password.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jetway.sh"
-ROOT=$(pwd)
 for r in order payment inventory; do
     [ -f "$JW_BUILD/plugins/$r.so" ] || fail "$r.so is not built"
 done
 
 # A CA and a server certificate for 127.0.0.1.
-cd "$T" || exit 1
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=jetway-test-ca -keyout ca.key -out ca.crt 2>/dev/null || fail "CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=nats \
-    -keyout srv.key -out srv.csr 2>/dev/null || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >ext
-openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
-    -extfile ext -out srv.crt 2>/dev/null || fail "server certificate"
-cd "$ROOT" || exit 1
+make_certs "$T" srv
 
 # One node (the cluster is t_deploy_cluster's): deploy/nats's auth.conf and
 # client TLS block, unchanged.
@@ -99,7 +90,17 @@ jw_start badpw deploy/k8s/config/inventory.yaml "${penv[@]}" NATS_USER=inventory
     NATS_PASSWORD="$BAD" INVENTORY_HTTP="$BADHTTP"
 wait_for 30 grep -q 'Authorization Violation' "$T/badpw.log" ||
     fail "no clear error: $(tail -n 5 "$T/badpw.log")"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://$BADHTTP/readyz" || true)
+# HTTP is up before NATS: /readyz answers 503 with the reason while the
+# refusals are counted; only once jetway has given up (exit 1) may the
+# listener be gone. Anything else (200, a timeout, another curl error) fails.
+cst=0
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$BADHTTP/readyz") || cst=$?
+case "$cst:$code" in
+0:503) ;;
+7:000) kill -0 "$(pid_of badpw)" 2>/dev/null && fail "/readyz refused while jetway was still running"
+    code=exited ;;
+*) fail "/readyz with a wrong password: curl exit $cst, HTTP $code; want 503" ;;
+esac
 wait_for 30 sh -c "! kill -0 $(pid_of badpw) 2>/dev/null" || fail "jetway kept retrying a wrong password"
 st=0
 wait "$(pid_of badpw)" || st=$?

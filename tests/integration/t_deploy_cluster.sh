@@ -7,17 +7,8 @@
 # two remaining nodes keep accepting publishes.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jetway.sh"
-ROOT=$(pwd)
 
-cd "$T" || exit 1
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=jetway-test-ca -keyout ca.key -out ca.crt 2>/dev/null || fail "CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=nats \
-    -keyout node.key -out node.csr 2>/dev/null || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >ext
-openssl x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
-    -extfile ext -out node.crt 2>/dev/null || fail "node certificate"
-cd "$ROOT" || exit 1
+make_certs "$T" node
 
 export NATS_TLS_CERT="$T/node.crt" NATS_TLS_KEY="$T/node.key" NATS_TLS_CA="$T/ca.crt"
 for u in SYS ADMIN ORDER PAYMENT INVENTORY AUDIT; do
@@ -102,7 +93,12 @@ log: {level: info}
 YAML
 jw_start jw "$T/jw.yaml"
 jw_wait_running jw
-[ "$(si WORK num_replicas 2>/dev/null || echo 3)" = 3 ] || fail "WORK is not R3"
+# R3 as the cluster reports it: three replicas asked for, a leader, and
+# both followers current.
+[ "$(si WORK num_replicas)" = 3 ] || fail "WORK has $(si WORK num_replicas) replicas, want 3"
+wait_for 30 si_eq WORK replicas_current 2 ||
+    fail "WORK: $(si WORK replicas_current) of 2 followers current (leader '$(si WORK leader)')"
+[ -n "$(si WORK leader)" ] || fail "WORK has no leader"
 
 N1=1000
 pubn work.items $N1 a- >/dev/null || fail "publish failed"
@@ -113,7 +109,7 @@ note "R3 cluster: $N1 published, $(committed worker) committed"
 # A backlog, then SIGKILL of the node jetway is connected to, mid-way.
 N2=2000
 pubn work.items $N2 b- >/dev/null || fail "publish of the backlog failed"
-wait_for 20 sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) -ge $((N1 + 200)) ]" ||
+wait_for 30 committed_ge worker $((N1 + 200)) ||
     fail "the backlog is not being processed"
 victim=""
 for i in 1 2 3; do
@@ -122,8 +118,12 @@ done
 [ -n "$victim" ] || fail "cannot tell which node jetway is connected to"
 before=$(committed worker)
 kill -KILL "$(pid_of "n$victim")"
-wait_for 30 sh -c "! kill -0 $(pid_of "n$victim") 2>/dev/null" || fail "node $victim survived SIGKILL"
-note "killed node $victim (jetway's) with $before of $((N1 + N2)) committed"
+# Committed only grows: counted after the kill, it proves work was left
+# when the node died (else the kill tested an idle connection).
+at_kill=$(committed worker)
+[ "$at_kill" -lt $((N1 + N2)) ] || fail "the backlog was done ($at_kill committed) before the node was killed"
+wait_gone "$(pid_of "n$victim")" || fail "node $victim survived SIGKILL"
+note "killed node $victim (jetway's) with $at_kill of $((N1 + N2)) committed"
 for i in 1 2 3; do [ "$i" != "$victim" ] && NATS_URL=$(url $i); done
 export NATS_URL
 
@@ -132,13 +132,17 @@ N3=300
 wait_for 30 sh -c "'$JW' pub -q work.items '{\"message_id\":\"c-%d\"}' --count $N3 --id 'c-%d' --sync" ||
     fail "the 2-node cluster refused publishes"
 TOTAL=$((N1 + N2 + N3))
-wait_for 60 sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) -ge $TOTAL ]" ||
+wait_for 60 committed_ge worker $TOTAL ||
     fail "committed $(committed worker) of $TOTAL after the kill"
 wait_drained WORK worker 30 || fail "not drained after the kill"
 [ "$(committed worker)" = $TOTAL ] || fail "committed $(committed worker), want $TOTAL"
 [ "$(dupcommits worker)" = 0 ] || fail "duplicate commits: $(dupcommits worker)"
 [ "$(si WORK messages)" = $TOTAL ] || fail "stream holds $(si WORK messages), want $TOTAL"
-grep -q '"msg":"nats: reconnected' "$T/jw.log" || note "(no reconnect logged)"
+grep -q '"msg":"nats: reconnected' "$T/jw.log" || fail "jetway never logged its reconnect"
+reconnects=$(count_in '"msg":"nats: reconnected' "$T/jw.log")
+[ "$(si WORK num_replicas)" = 3 ] || fail "WORK lost its R3 configuration"
 att=$(attempts "$T/effects")
 jw_stop jw || fail "jetway exited non-zero"
-echo "RESULT t_deploy_cluster published=$TOTAL committed=$(committed worker) duplicates=$(dupcommits worker) attempts=$att killed=n$victim"
+echo "RESULT t_deploy_cluster replicas=3 published=$(si WORK messages) committed=$(committed worker)" \
+    "duplicates=$(dupcommits worker) attempts=$att killed=n$victim committed_at_kill=$at_kill" \
+    "reconnects=$reconnects"

@@ -10,17 +10,8 @@ start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 write()
 {
-    cat >"$T/jw.yaml" <<YAML
-service: {name: replay}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - {name: rec, file: record.so, config: {effects_file: "$T/effects", reject_if_contains: "$1"}}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+    record_config "$T/jw.yaml" "{name: replay}" "reject_if_contains: \"$1\""
+    cat >>"$T/jw.yaml" <<YAML
 consumers:
   - {name: worker, stream: WORK, handler: rec, dead_letter: dlq.worker, max_deliver: 3}
 YAML
@@ -31,7 +22,7 @@ jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 "$JW" pub -s "$NATS_URL" -q work.a '{"message_id":"p-%d","x":"poison"}' --count 3 --id 'p-%d' || fail pub
 "$JW" pub -s "$NATS_URL" -q work.a '{"message_id":"ok-%d"}' --count 5 --id 'ok-%d' || fail pub
-wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" = 3 ]" ||
+wait_for 30 si_eq DLQ messages 3 ||
     fail "3 letters expected"
 wait_drained WORK worker 30 || fail "not drained"
 [ "$(committed worker)" = 5 ] || fail "committed $(committed worker), want 5"
@@ -45,8 +36,10 @@ jw_wait_running jw2
 wait_for 30 sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) = 8 ]" ||
     fail "replayed letters not processed: committed $(committed worker)"
 wait_drained WORK worker 30 || fail "not drained after replay"
-"$JW" dlq replay -c "$T/jw.yaml" --all >"$T/replay2.out" 2>&1
-grep -qi "skip" "$T/replay2.out" || fail "second replay not skipped: $(cat "$T/replay2.out")"
+"$JW" dlq replay -c "$T/jw.yaml" --all >"$T/replay2.out" 2>&1 ||
+    fail "second replay failed: $(cat "$T/replay2.out")"
+grep -qx "replayed 0, skipped 3, failed 0" "$T/replay2.out" ||
+    fail "second replay not skipped for all 3 letters: $(cat "$T/replay2.out")"
 wait_drained WORK worker 30 || fail "not drained"
 [ "$(committed worker)" = 8 ] || fail "committed $(committed worker) after a second replay, want 8"
 [ "$(dupcommits worker)" = 0 ] || fail "duplicate commits"

@@ -6,7 +6,6 @@
 . tests/lib/harness.sh
 start_nats
 . tests/lib/prov.sh
-prov_setup
 prov dlq=dlq.payment with_dlq_stream
 [ $rc -eq 0 ] || fail "provision failed: $(cat "$T/err")"
 
@@ -20,9 +19,8 @@ prov dlq=dlq.payment with_dlq_stream
 # ...and a message on the DLQ that jetway did not write.
 "$JW" pub -q dlq.other 'stray' || fail "cannot publish stray"
 
-# DLQ selection: explicit stream always; the config's dead_letter after the merge.
-SEL=(--stream DLQ)
-[ "$USE_YAML" = 1 ] && SEL=(-c "$T/t.yaml")
+# DLQ selection: the config's dead_letter streams.
+SEL=(-c "$T/t.yaml")
 norders() { "$JW" pub --stream-info ORDERS | jget '["messages"]'; }
 
 # ls
@@ -86,4 +84,4 @@ n=$("$JW" dlq ls --stream DLQ --json | jget '[1]["replays"]')
 # usage
 "$JW" dlq replay --stream DLQ >/dev/null 2>&1 && fail "replay without SEQ or --all succeeded"
 "$JW" dlq --help | grep -q 'usage: jetway dlq' || fail "no --help"
-echo "RESULT t_dlq_tools ok (yaml=$USE_YAML)"
+echo "RESULT t_dlq_tools ok"

@@ -19,7 +19,7 @@ jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 wait_committed 1500 || fail "no progress: $(committed worker) committed"
 kill -KILL "$(pid_of jw)"
-wait_dead "$(pid_of jw)" || fail "jetway survived SIGKILL"
+wait_gone "$(pid_of jw)" || fail "jetway survived SIGKILL"
 mid=$(committed worker)
 note "killed after $mid of $N committed"
 [ "$mid" -lt $N ] || fail "the run finished before the kill; the test proves nothing"

@@ -30,7 +30,7 @@ fault_pub 500 b-
 
 done_or_dead()
 {
-    ! kill -0 "$1" 2>/dev/null || { [ "$(si DLQ messages)" = 1 ] && drained WORK worker; }
+    gone "$1" || { [ "$(si DLQ messages)" = 1 ] && drained WORK worker; }
 }
 
 crashes=0

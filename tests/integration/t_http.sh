@@ -1,6 +1,6 @@
 #!/bin/bash
 # t_http.sh -- the operator endpoint over real sockets: /metrics in the
-# Prometheus text format (checked by promtool when installed), /healthz
+# Prometheus text format (checked by promtool), /healthz
 # following the loop heartbeat, /readyz with a reason for each way of not
 # being ready, 404 and 405; then what the small server core/obs/http.c must
 # guarantee: HTTP/1.0 and 1.1, HEAD without a body, queries ignored,
@@ -62,12 +62,9 @@ for line in \
 done
 [ "$(grep -c '^# TYPE jetway_messages_received_total counter$' "$T/metrics")" = 1 ] ||
     fail "TYPE line of jetway_messages_received_total not exactly once"
-if command -v promtool >/dev/null 2>&1; then
-    promtool check metrics <"$T/metrics" || fail "promtool check metrics"
-    note "promtool check metrics: ok"
-else
-    note "promtool not installed (Debian package prometheus): format check skipped"
-fi
+need_tool promtool prometheus
+promtool check metrics <"$T/metrics" || fail "promtool check metrics"
+note "promtool check metrics: ok"
 
 # /healthz follows the heartbeat.
 must /healthz 200 ok
@@ -216,7 +213,7 @@ exec 6<&- 7<&-
 must /healthz 200 ok
 
 send quit
-wait_for 30 sh -c "! kill -0 $(pid_of obs) 2>/dev/null" || fail "obs_check did not exit on quit"
+wait_gone "$(pid_of obs)" || fail "obs_check did not exit on quit"
 # A child of this shell: wait gives its status (sanitizer reports make it non-zero).
 wait "$(pid_of obs)"
 rc=$?

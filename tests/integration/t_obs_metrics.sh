@@ -8,7 +8,7 @@
 # record.so sleeps 5 ms a call, so the bulk takes a moment: /metrics is
 # scraped as fast as curl goes while it is processed, and at the end:
 # every scrape passes the format check (tests/tools/promtext.py always, and
-# `promtool check metrics` when installed: Debian package prometheus), no
+# `promtool check metrics`: Debian package prometheus, required), no
 # counter ever goes down, and the final numbers are exactly the expected
 # ones. Log lines about retried and dead-lettered messages carry trace_id
 # and span_id.
@@ -108,20 +108,15 @@ cp "$T/final" "$T/scrape.$i"
 note "$i scrapes"
 
 # Every scrape is well-formed; counters never go down.
+need_tool promtool prometheus
 promtool_ok=0
 for f in "$T"/scrape.*; do
     $PT check "$f" || fail "$(basename "$f") is not valid exposition text"
-    if command -v promtool >/dev/null 2>&1; then
-        promtool check metrics <"$f" >"$T/promtool.out" 2>&1 ||
-            fail "promtool check metrics $(basename "$f"): $(cat "$T/promtool.out")"
-        promtool_ok=$((promtool_ok + 1))
-    fi
+    promtool check metrics <"$f" >"$T/promtool.out" 2>&1 ||
+        fail "promtool check metrics $(basename "$f"): $(cat "$T/promtool.out")"
+    promtool_ok=$((promtool_ok + 1))
 done
-if [ $promtool_ok -gt 0 ]; then
-    note "promtool check metrics: $promtool_ok scrapes ok"
-else
-    note "promtool not installed (Debian package prometheus): promtext.py checks only"
-fi
+note "promtool check metrics: $promtool_ok scrapes ok"
 python3 - "$T" "$i" <<'PY' || fail "a counter went down between scrapes"
 import re, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -149,7 +144,11 @@ for k in range(n + 1):
         midway += 1
     prev = cur
 print("  .. %d scrapes monotonic; %d taken mid-way through the work" % (n + 1, midway))
+open("%s/midway" % d, "w").write("%d\n" % midway)
+# "Scraped while processed" is the point of the test: it must have happened.
+assert midway >= 1, "no scrape was taken mid-way through the work"
 PY
+midway=$(cat "$T/midway")
 
 # Exact numbers.
 F="$T/final"
@@ -159,6 +158,12 @@ g()
 }
 W=consumer=worker
 busy=$(g jetway_dedup_total $W outcome=busy)
+# busy from the server's side: every delivery is received once, so the
+# deliveries beyond the known ones (N, 3 per retried, 1 per rejected, D
+# copies of dup-1) are the busy NAKs' redeliveries.
+delivered=$(ci WORK worker delivered | python3 -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read())["consumer_seq"])')
+[ "$busy" = $((delivered - N - 3 * Y - R - D)) ] ||
+    fail "busy $busy, but the server delivered $delivered = $((N + 3 * Y + R + D)) + $((delivered - N - 3 * Y - R - D))"
 expect()
 {
     v=$(g "${@:2}")
@@ -211,4 +216,8 @@ bad = [r for r in about if len(r.get("trace_id", "")) != 32 or len(r.get("span_i
 assert not bad, bad[:3]
 PY
 jw_stop jw || fail "jetway exited non-zero"
-echo "RESULT obs_metrics received=$((N + 3 * Y + R + D + busy)) ack=$((N + 1)) retry=$((2 * Y)) reject=$R dead_letter=$Y duplicate=$((D - 1)) busy=$busy plugin_calls=$M scrapes=$((i + 1))"
+echo "RESULT obs_metrics received=$(g jetway_messages_received_total $W) delivered=$delivered" \
+    "ack=$(g jetway_messages_settled_total $W result=ack) retry=$(g jetway_messages_settled_total $W result=retry)" \
+    "reject=$(g jetway_messages_settled_total $W result=reject) dead_letter=$(g jetway_messages_settled_total $W result=dead_letter)" \
+    "duplicate=$(g jetway_messages_settled_total $W result=duplicate) busy=$busy" \
+    "plugin_calls=$(g jetway_plugin_calls_total plugin=acker) scrapes=$((i + 1)) midway_scrapes=$midway"

@@ -104,5 +104,5 @@ p=$(pid_of jw)
 kill -INT "$p"
 wait_for 30 grep -q '"msg":"SIGINT: draining' "$T/jw.log" || fail "no drain on SIGINT"
 kill -INT "$p"
-wait_for 30 sh -c "! kill -0 $p 2>/dev/null" || fail "second SIGINT did not exit"
+wait_gone "$p" || fail "second SIGINT did not exit"
 echo "RESULT obs_pending paused_pending=$pend paused_ack_pending=$ack blocked_pending=$((M - 2)) blocked_ack_pending=2"

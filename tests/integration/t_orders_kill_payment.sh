@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/jetway.sh
 . tests/lib/orders.sh
 
+jw_require_failpoints
 N=${ORDERS:-1500}
 orders_start
 
@@ -38,14 +39,15 @@ pending=$(ci ORDERS payment-orders num_pending)
 inflight=$(ci ORDERS payment-orders num_ack_pending)
 note "payment killed after $at_kill charges; restart with $pending pending, $inflight unacknowledged"
 [ "$(charges)" = "$at_kill" ] || fail "charges went on without the payment role"
+# The kill must hit work in flight, or it tests nothing the restart fixes.
+[ "$inflight" -ge 1 ] || fail "no message in flight at the kill -9 of payment"
 
 # The second payment process dies at the worst moment: its 41st message
 # handled (charge recorded in Redis, event published), not yet committed
 # nor acknowledged (fail point after_handle, a SIGKILL; FAILPOINTS=1 build).
 orders_role payment JW_FAILPOINT=after_handle JW_FAILPOINT_SKIP=40
 ppid_=$(pid_of payment)
-gone() { ! kill -0 "$ppid_" 2>/dev/null; }
-wait_for 60 gone || fail "the fail point did not kill payment (built without FAILPOINTS=1?)"
+wait_gone "$ppid_" 60 || fail "the fail point did not kill payment"
 wait "$ppid_" 2>/dev/null
 grep -q 'failpoint after_handle: killing the process' "$T/payment.log" ||
     fail "payment died, but not at the fail point: $(tail -n 5 "$T/payment.log")"

@@ -33,7 +33,7 @@ JW="$T/prefix/bin/jetway"
 jw_start jw "$T/jw.yaml"
 jw_wait_running jw
 "$JW" pub -s "$NATS_URL" -q in.greet '{"message_id":"g-%d"}' --count 3 --id 'g-%d' || fail pub
-wait_for 30 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info IN | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" = 6 ]" ||
+wait_for 30 si_eq IN messages 6 ||
     fail "hello.so did not publish 3 greetings"
 grep -q 'hello from in.greet' "$T/jw.log" || fail "no log line from the plugin"
 jw_stop jw || fail "non-zero exit"

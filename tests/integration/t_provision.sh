@@ -2,13 +2,11 @@
 # t_provision.sh -- `jetway provision`: create, re-run unchanged, update an
 # allowed field, refuse a change JetStream cannot make (naming the field and
 # both values, exit 1), never delete the durable; --dry-run changes nothing.
-# Provisioning goes through tests/lib/prov.sh (YAML once config_load exists,
-# tests/tools/prov_check until then).
+# Provisioning goes through tests/lib/prov.sh (a YAML topology).
 . tests/lib/harness.sh
 start_nats
 
 . tests/lib/prov.sh
-prov_setup
 
 cinfo() { "$JW" pub --consumer-info ORDERS payment; }
 
@@ -66,4 +64,4 @@ ci=$(cinfo) || fail "durable deleted after a refusal"
 [ "$(echo "$ci" | jget '["num_pending"]')" = 5 ] || fail "durable was recreated: $ci"
 [ "$("$JW" pub --stream-info ORDERS | jget '["messages"]')" = 5 ] || fail "stream lost messages"
 [ "$("$JW" pub --stream-info ORDERS | jget '["storage"]')" = file ] || fail "storage changed"
-echo "RESULT t_provision ok (yaml=$USE_YAML)"
+echo "RESULT t_provision ok"

@@ -5,7 +5,6 @@
 . tests/lib/harness.sh
 start_nats
 . tests/lib/prov.sh
-prov_setup
 prov
 [ $rc -eq 0 ] || fail "provision failed: $(cat "$T/err")"
 

@@ -2,7 +2,8 @@
 # 50 SIGHUPs within about a second, each after rewriting the config
 # (atomically) with a new `version:`: reloads coalesce, the process ends on
 # the last config (status file digest = the file's sha256, new messages
-# committed by the last version), nothing crashes. Then SIGTERM while a
+# committed by the last version), nothing crashes. 10 SIGHUPs while a
+# reload sits in a slow plugin init fold into exactly one more reload. Then SIGTERM while a
 # reload is inside a slow plugin init: the drain waits for the reload,
 # drops its generation (finalising the new instance), and exits 0; a
 # restart commits everything exactly once.
@@ -73,13 +74,34 @@ note "reloads run=$runs ok=$oks seq=$seq; SIGHUPs during a reload=$coalesced"
 [ "$runs" -ge 2 ] && [ "$runs" -le $HUPS ] || fail "$runs reloads for $HUPS SIGHUPs"
 grep '"msg":"reload: ok' "$T/jw.log" | tail -n 1 | grep -q "sha256 ${digest:0:12}" ||
     fail "the last reload logged is not of the last config"
+
+# Coalescing for certain: 10 SIGHUPs while a reload sits in a 3 s plugin
+# init must give exactly one more reload, of the last file.
+write_cfg s-slow slow
+kill -HUP "$pid"
+wait_for 30 test -e "$T/marker" || fail "the slow reload never reached plugin init"
+for i in $(seq 1 10); do
+    write_cfg "t$i"
+    kill -HUP "$pid"
+done
+t_last=$(date +%s%N)
+digest=$(sha256sum "$T/jw.yaml" | cut -d' ' -f1)
+wait_for 60 status_final "$digest" "$t_last" ||
+    fail "no ok reload of the last file after the slow one: $(cat "$T/jw.pidfile.reload" 2>/dev/null)"
+runs2=$(($(count_in '"msg":"reload: reading' "$T/jw.log") - runs))
+folded=$(($(count_in 'one more will follow' "$T/jw.log") - coalesced))
+note "10 SIGHUPs during a slow reload: $folded folded, $runs2 reloads run"
+[ "$folded" = 10 ] || fail "$folded of 10 SIGHUPs during a reload were folded into the pending one"
+[ "$runs2" = 2 ] || fail "$runs2 reloads for one slow reload and 10 SIGHUPs during it, want 2"
+wait_for 30 sh -c "! test -e '$T/marker'" || fail "the slow instance replaced by the follow-up was not finalised"
+LAST=t10
 # Behaviour: new messages are committed by the last version.
 pubn work.items 50 b- >/dev/null || fail "publish failed"
 total=$((total + 50))
 wait_drained WORK worker 30 || fail "not drained after the storm"
 for k in 1 25 50; do
     v=$(rcli HGET jwtest:version:worker "b-$k")
-    [ "$v" = "s$HUPS" ] || fail "b-$k committed by '$v', want s$HUPS"
+    [ "$v" = "$LAST" ] || fail "b-$k committed by '$v', want $LAST"
 done
 
 # SIGTERM during a reload (inside a 3 s plugin init), with messages in flight.
@@ -103,7 +125,7 @@ grep -q "plugin instance 'slowinit' finalised" "$T/jw.log" || fail "the dropped 
 handled_before=$(attempts "$T/effects")
 
 # A restart on the last good config finishes the rest, exactly once.
-write_cfg "s$HUPS"
+write_cfg "$LAST"
 jw_start jw2 "$T/jw.yaml"
 jw_wait_running jw2
 wait_drained WORK worker 60 || fail "not drained after restart"
@@ -113,4 +135,4 @@ wait_drained WORK worker 60 || fail "not drained after restart"
 att=$(attempts "$T/effects")
 [ "$att" = $total ] || note "attempts $att for $total messages (redelivered after the drain)"
 jw_stop jw2 || fail "jw2 exited non-zero"
-echo "RESULT reload_storm sighups=$HUPS reloads_run=$runs coalesced_hups=$coalesced published=$total committed=$(committed worker) attempts=$att handled_before_sigterm=$handled_before duplicates=0"
+echo "RESULT reload_storm sighups=$HUPS reloads_run=$runs coalesced_hups=$coalesced slow_reload_hups=10 slow_reload_folded=$folded slow_reload_runs=$runs2 published=$total committed=$(committed worker) attempts=$att handled_before_sigterm=$handled_before duplicates=0"

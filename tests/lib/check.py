@@ -10,8 +10,12 @@ set and duplicate counter in Redis, its attempts file, and the dead letters
   * nothing invented: every committed or dead id was published, and none is
     both committed and dead;
   * the dead are exactly the expected ones (--expect-dead, default none),
-    with exactly one letter each, carrying every Jetway-* header and the
-    Nats-Msg-Id <consumer>:<stream>:<seq>;
+    with exactly one letter each, compared with the original message read
+    from a dump of the stream (tests/tools/stream_dump): its sequence
+    (looked up by message id, not taken from the letter), subject, payload
+    and every original header; Jetway-Deliveries one of the deliveries
+    record.so saw for that sequence (or the next, for a message that crashed
+    the process on its last attempt); Nats-Msg-Id <consumer>:<stream>:<seq>;
   * no effect committed twice: record.so's duplicate counter equals the size
     of --rerun (default 0): the ids whose effect was written by the handler
     but whose done marker the host had not yet written when the process was
@@ -25,6 +29,7 @@ duplicates=.. and a few extra counters.
 import argparse
 import collections
 import json
+import os
 import re
 import subprocess
 import sys
@@ -58,6 +63,75 @@ def jetway(jw, *args):
     return subprocess.run([jw, *args], check=True, capture_output=True, text=True).stdout
 
 
+def dump_stream(tool, server, stream):
+    """The stream's messages by sequence, read without consuming them."""
+    out = subprocess.run([tool, server, stream], check=True, capture_output=True,
+                         text=True).stdout
+    msgs = {}
+    for line in out.splitlines():
+        if line.strip():
+            m = json.loads(line)
+            msgs[int(m["seq"])] = m
+    return msgs
+
+
+def host_message_id(m):
+    """The id jetway derives: Nats-Msg-Id, else the JSON message_id."""
+    h = m.get("headers", {}).get("Nats-Msg-Id")
+    if h:
+        return h[0]
+    try:
+        doc = json.loads(m.get("data", ""))
+    except ValueError:
+        return None
+    v = doc.get("message_id") if isinstance(doc, dict) else None
+    return v if isinstance(v, str) else None
+
+
+def check_letter(a, errors, where, doc, originals, by_id, deliveries):
+    """One letter against the original message it copies."""
+    hv = doc.get("headers", {})
+    h = {k: (v[0] if v else "") for k, v in hv.items()}
+    missing = [k for k in LETTER_HEADERS if not h.get(k)]
+    if missing:
+        errors.append("letter %s lacks %s" % (where, missing))
+        return
+    mid = h["Jetway-Message-Id"]
+    seqs = by_id.get(mid, [])
+    if len(seqs) != 1:
+        errors.append("letter %s: message id %r is at sequences %s of %s, want one"
+                      % (where, mid, seqs, a.stream))
+        return
+    seq = seqs[0]
+    orig = originals[seq]
+    want = {
+        "Jetway-Stream": a.stream,
+        "Jetway-Sequence": str(seq),
+        "Jetway-Original-Subject": orig["subject"],
+        "Jetway-Consumer": a.consumer,
+        "Nats-Msg-Id": "%s:%s:%d" % (a.consumer, a.stream, seq),
+    }
+    for k, v in want.items():
+        if h[k] != v:
+            errors.append("letter %s: %s %r, want %r" % (where, k, h[k], v))
+    if doc.get("data", "") != orig.get("data", ""):
+        errors.append("letter %s: payload %r differs from the original %r"
+                      % (where, doc.get("data", "")[:80], orig.get("data", "")[:80]))
+    for k, v in orig.get("headers", {}).items():
+        if k == "Nats-Msg-Id":
+            continue  # replaced by the letter's own id, checked above
+        if hv.get(k) != v:
+            errors.append("letter %s: original header %s %r, letter has %r"
+                          % (where, k, v, hv.get(k)))
+    # The delivery that dead-lettered it: one record.so saw (REJECT, RETRY
+    # exhausted), or the one after its last attempt when that attempt
+    # crashed the process (deliveries > max_deliver: no handler call).
+    seen = deliveries.get(seq)
+    if seen is not None and int(h["Jetway-Deliveries"]) not in seen | {max(seen) + 1}:
+        errors.append("letter %s: Jetway-Deliveries %s, record.so saw deliveries %s of seq %d"
+                      % (where, h["Jetway-Deliveries"], sorted(seen), seq))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
@@ -76,17 +150,22 @@ def main():
     ap.add_argument("--max-reattempts", type=int, help="at most this many repeated attempts")
     ap.add_argument("--log", action="append", default=[], help="jetway logs (duplicate ids)")
     ap.add_argument("--extra", action="append", default=[], help="k=v added to RESULT")
+    ap.add_argument("--dump-tool", help="tests/tools/stream_dump (default: next to --jw)")
     a = ap.parse_args()
     errors = []
     # pylint: disable=too-many-locals,too-many-branches,too-many-statements
 
     published = read_ids(a.published)
+    # Nothing published makes every invariant below vacuously true.
+    if not published:
+        errors.append("%s lists no published id: nothing was checked" % a.published)
     committed = set(redis(a.redis_port, "SMEMBERS", "jwtest:committed:" + a.consumer))
     dup = int((redis(a.redis_port, "GET", "jwtest:dupcommit:" + a.consumer) or ["0"])[0])
     rerun = read_ids(a.rerun)
     expect_dead = read_ids(a.expect_dead)
 
     attempts = collections.Counter()
+    deliveries = collections.defaultdict(set)  # stream seq -> deliveries seen
     nattempts = 0
     max_delivery = 0
     with open(a.effects) as f:
@@ -94,6 +173,7 @@ def main():
             parts = line.split()
             if len(parts) >= 4 and parts[0] == "attempt":
                 attempts[parts[1]] += 1
+                deliveries[int(parts[2])].add(int(parts[3]))
                 nattempts += 1
                 max_delivery = max(max_delivery, int(parts[3]))
 
@@ -130,21 +210,18 @@ def main():
     many.update({"%s:%s" % k: n for k, n in by_seq.items() if n != 1})
     if many:
         errors.append("dead messages with more than one letter: %s" % many)
+    if letters:
+        server = a.server or os.environ.get("NATS_URL", "")
+        tool = a.dump_tool or os.path.join(os.path.dirname(a.jw), "tests", "tools", "stream_dump")
+        originals = dump_stream(tool, server, a.stream)
+        by_id = collections.defaultdict(list)
+        for seq, m in sorted(originals.items()):
+            by_id[host_message_id(m)].append(seq)
     for l in letters:
         doc = json.loads(jetway(a.jw, "dlq", "show", "-c", a.cfg, "--stream", l["stream"],
                                 str(int(l["seq"])), "--json"))
-        h = {k: (v[0] if v else "") for k, v in doc.get("headers", {}).items()}
-        missing = [k for k in LETTER_HEADERS if not h.get(k)]
-        if missing:
-            errors.append("letter %s:%d lacks %s" % (l["stream"], l["seq"], missing))
-            continue
-        want = "%s:%s:%s" % (a.consumer, h["Jetway-Stream"], h["Jetway-Sequence"])
-        if h["Nats-Msg-Id"] != want:
-            errors.append("letter %s:%d Nats-Msg-Id %r, want %r"
-                          % (l["stream"], l["seq"], h["Nats-Msg-Id"], want))
-        if h["Jetway-Consumer"] != a.consumer:
-            errors.append("letter %s:%d of consumer %r" % (l["stream"], l["seq"],
-                                                           h["Jetway-Consumer"]))
+        check_letter(a, errors, "%s:%d" % (l["stream"], l["seq"]), doc, originals, by_id,
+                     deliveries)
 
     if dup != len(rerun):
         errors.append("record.so counted %d duplicate commits, the crash window allows "

@@ -18,7 +18,6 @@
 #   crash_window OUT   after a kill: ids whose effect record.so committed but
 #                      whose done marker the host had not written (they will
 #                      be handled once more after the restart)
-#   wait_dead PID      wait until PID is gone (it was killed)
 #   fault_check NAME [check.py options]  wait for the drain, then check the
 #                      invariants (tests/lib/check.py) and print RESULT
 
@@ -62,12 +61,7 @@ fault_pub()
 
 wait_committed()
 {
-    wait_for "${2:-60}" sh -c "[ \$(redis-cli -p $REDIS_PORT SCARD jwtest:committed:worker) -ge $1 ]"
-}
-
-wait_dead()
-{
-    wait_for 20 sh -c "! kill -0 $1 2>/dev/null"
+    wait_for "${2:-60}" committed_ge worker "$1"
 }
 
 crash_window()
@@ -106,6 +100,7 @@ fault_failpoint()
 {
     point=$1
     skip=$2
+    jw_require_failpoints
     start_nats
     start_redis
     plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/${FAULT_PLUGIN:-record.so}"
@@ -114,12 +109,15 @@ fault_failpoint()
     else
         fault_config "$T/jw.yaml" "sleep: 1ms" "reject_if_contains: please-reject"
     fi
+    FP_HTTP="127.0.0.1:$(free_port)"
+    echo "http: {listen: \"$FP_HTTP\"}" >>"$T/jw.yaml"
     "$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provision failed"
     : >"$T/dead"
     for i in $(seq 1 10); do
         fault_pub 100 "m$i-"
+        # A header of their own, which their letters must keep.
         "$JW" pub -s "$NATS_URL" -q work.x "{\"message_id\":\"r$i-%d\",\"x\":\"please-reject\"}" \
-            --count 2 --id "r$i-%d" || fail "publish of rejects failed"
+            --count 2 --id "r$i-%d" -H "X-Fault-Origin:batch-$i-%d" || fail "publish of rejects failed"
         printf 'r%s-1\nr%s-2\n' "$i" "$i" | tee -a "$T/published" >>"$T/dead"
     done
     jw_start jw "$T/jw.yaml" JW_FAILPOINT="$point" JW_FAILPOINT_SKIP="$skip"
@@ -128,16 +126,50 @@ fault_failpoint()
     wait "$p" || rc=$?
     [ $rc = 137 ] || fail "jetway with fail point $point exited with $rc, want 137 (SIGKILL)"
     grep -q "failpoint $point: killing the process" "$T/jw.log" || fail "fail point $point not hit"
+    # The message the process died on, and its state as the kill left it.
+    X=$(sed -n "s/.*failpoint $point: killing the process (message id \([^)]*\)).*/\1/p" "$T/jw.log")
+    [ -n "$X" ] && [ "$X" != - ] || fail "the fail point logged no message id"
+    key=$(rcli GET "jw:worker:$X")
     mid=$(committed worker)
     letters=$(si DLQ messages)
-    note "$point: killed after $mid committed, $letters letters"
+    att_x=$(count_in "attempt $X " "$T/effects")
+    note "$point: killed on $X (key '${key:0:2}', $att_x attempts) after $mid committed, $letters letters"
     [ "$mid" -lt 1000 ] || fail "every message was committed before the crash; the test proves nothing"
     crash_window "$T/rerun"
     note "crash window: $(wc -l <"$T/rerun") ids handled but not marked done"
+    # What only this window produces for X, before the restart.
+    in_window=0
+    grep -qxF -- "$X" "$T/rerun" && in_window=1
+    case $point in
+    after_claim)
+        # Claimed, not yet handled: a live lease, no attempt, no effect.
+        case "$key" in P\|*) ;; *) fail "after_claim: key of $X is '$key', want a P| lease" ;; esac
+        [ "$att_x" = 0 ] || fail "after_claim: $X was handled ($att_x attempts) before the kill"
+        ;;
+    after_handle)
+        # Handled and its effect written (record.so does not fence), the
+        # done marker not: the restart must repeat exactly this effect.
+        [ "$att_x" = 1 ] || fail "after_handle: $X has $att_x attempts before the kill, want 1"
+        [ $in_window = 1 ] || fail "after_handle: $X (key '$key') is not in the crash window"
+        ;;
+    after_commit)
+        # Done marker written, the ACK not sent.
+        case "$key" in D\|*) ;; *) fail "after_commit: key of $X is '$key', want D|" ;; esac
+        [ "$att_x" = 1 ] || fail "after_commit: $X has $att_x attempts before the kill, want 1"
+        [ $in_window = 0 ] || fail "after_commit: $X is in the crash window"
+        ;;
+    after_dead_letter)
+        # The letter is stored, the TERM was not sent.
+        "$JW" dlq ls -c "$T/jw.yaml" --json >"$T/dlq_at_kill.json" || fail "dlq ls"
+        n=$(python3 -c 'import json,sys; print(sum(l.get("message_id") == sys.argv[2] for l in json.load(open(sys.argv[1]))))' "$T/dlq_at_kill.json" "$X")
+        [ "$n" = 1 ] || fail "after_dead_letter: $n letters for $X at the kill, want 1"
+        grep -qxF -- "$X" "$T/dead" || fail "after_dead_letter: $X is not a rejected message"
+        ;;
+    esac
 
     jw_start jw2 "$T/jw.yaml"
     jw_wait_running jw2
-    wait_for 60 sh -c "[ \"\$(\"$JW\" pub -s $NATS_URL --stream-info DLQ | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"messages\"])')\" -ge 20 ]" ||
+    wait_for 60 si_ge DLQ messages 20 ||
         fail "expected 20 dead letters, have $(si DLQ messages)"
     extra=()
     if [ -n "${FAULT_PLUGIN:-}" ]; then
@@ -146,10 +178,31 @@ fault_failpoint()
         extra=(--extra "plugin=${FAULT_PLUGIN%.so}")
     fi
     fault_check "fp_$point" --rerun "$T/rerun" --expect-dead "$T/dead" \
-        --extra "killed_at=$mid" --extra "letters_before_kill=$letters" "${extra[@]}"
+        --extra "killed_on=$X" --extra "killed_at=$mid" --extra "letters_before_kill=$letters" "${extra[@]}"
     if [ -n "${FAULT_PLUGIN:-}" ]; then
         [ "$(si OUT messages)" = 1000 ] || fail "OUT holds $(si OUT messages) events, want 1000 (one per message)"
         note "OUT: 1000 events, one per message, after the re-runs"
     fi
+    # ... and after it.
+    att_end=$(count_in "attempt $X " "$T/effects")
+    curl -sf "http://$FP_HTTP/metrics" >"$T/metrics2" || fail "no /metrics from the restarted jetway"
+    dups=$(python3 "$FAULT_LIB/../tools/promtext.py" get "$T/metrics2" jetway_dedup_total consumer=worker outcome=duplicate) ||
+        fail "no duplicate count in /metrics"
+    case $point in
+    after_claim)
+        [ "$att_end" = 1 ] || fail "after_claim: $X handled $att_end times, want once (after the restart)"
+        ;;
+    after_handle)
+        [ "$att_end" = 2 ] || fail "after_handle: $X handled $att_end times, want 2"
+        grep -q "record: duplicate commit of $X\"" "$T/jw2.log" ||
+            fail "after_handle: the repeated effect of $X was not the one record.so saw twice"
+        ;;
+    after_commit)
+        # Redelivered (never acked) and acked as a duplicate, not re-run.
+        [ "$att_end" = 1 ] || fail "after_commit: $X handled $att_end times, want once"
+        [ "$dups" -ge 1 ] || fail "after_commit: the restart acked no duplicate"
+        ;;
+    esac
+    note "$X after the restart: $att_end attempts; the restart acked $dups duplicates"
     jw_stop jw2 || fail "the restarted jetway exited non-zero"
 }

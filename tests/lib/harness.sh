@@ -16,9 +16,16 @@
 #   bg NAME CMD...       run CMD in the background, log to $T/NAME.log,
 #                        pid in $T/NAME.pid; killed at exit
 #   wait_for SECS CMD... poll CMD every 50 ms until it succeeds or SECS pass
+#                        (CMD may be a shell function)
+#   gone PID             true once PID no longer exists
+#   wait_gone PID [SECS] wait_for SECS (30) until PID is gone
+#   make_certs DIR NAME  a CA (DIR/ca.crt) and a certificate DIR/NAME.crt,
+#                        DIR/NAME.key for 127.0.0.1 (server and client auth)
 #   fail MSG             print and exit 1
 #   rcli ARGS...         redis-cli against the test redis
 #   plugin_dir           a private 0755 dir with the given .so files copied in
+#   need_tool CMD PKG    fail unless CMD is installed (scripts/deps installs
+#                        PKG): a check that cannot run is a failure, not a PASS
 
 set -u
 
@@ -94,6 +101,30 @@ wait_for()
     done
 }
 
+gone()
+{
+    ! kill -0 "$1" 2>/dev/null
+}
+
+wait_gone()
+{
+    wait_for "${2:-30}" gone "$1"
+}
+
+make_certs()
+{
+    (
+        cd "$1" || exit 1
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            -subj /CN=jetway-test-ca -keyout ca.key -out ca.crt 2>/dev/null || exit 2
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
+            -keyout "$2.key" -out "$2.csr" 2>/dev/null || exit 3
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$2.ext"
+        openssl x509 -req -in "$2.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile "$2.ext" -out "$2.crt" 2>/dev/null || exit 4
+    ) || fail "make_certs $1 $2: openssl failed (step $?)"
+}
+
 port_open()
 {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -128,13 +159,13 @@ start_nats()
 stop_nats()
 {
     kill -TERM "$(pid_of nats)" 2>/dev/null || true
-    wait_for 20 sh -c "! kill -0 $(pid_of nats) 2>/dev/null"
+    wait_gone "$(pid_of nats)" 20
 }
 
 kill9_nats()
 {
     kill -KILL "$(pid_of nats)" 2>/dev/null || true
-    wait_for 10 sh -c "! kill -0 $(pid_of nats) 2>/dev/null"
+    wait_gone "$(pid_of nats)" 10
 }
 
 restart_nats()
@@ -159,7 +190,7 @@ start_redis()
 stop_redis()
 {
     kill -TERM "$(pid_of redis)" 2>/dev/null || true
-    wait_for 20 sh -c "! kill -0 $(pid_of redis) 2>/dev/null"
+    wait_gone "$(pid_of redis)" 20
 }
 
 restart_redis()
@@ -185,6 +216,12 @@ plugin_dir()
     for so in "$@"; do
         install -m 0644 "$so" "$d/"
     done
+}
+
+need_tool()
+{
+    command -v "$1" >/dev/null 2>&1 ||
+        fail "$1 is not installed (Debian package $2; scripts/deps installs it): the check it does cannot be skipped"
 }
 
 # Count lines of a file matching a fixed string (0 when the file is absent).

@@ -5,9 +5,12 @@
 #                                  file $T/NAME.pidfile, log $T/NAME.log
 #   jw_wait_running NAME           wait until it logs "jetway running"
 #   jw_stop NAME                   SIGTERM and wait for exit; returns its status
+#   jw_require_failpoints          fail at once unless $JW has fail points
 #   ci STREAM CONSUMER FIELD       one field of the consumer's info
 #   si STREAM FIELD                one field of the stream's info
 #   wait_drained STREAM CONSUMER [SECS]  num_pending == 0 and num_ack_pending == 0
+#   si_eq / si_ge STREAM FIELD N   the stream's FIELD = / >= N (for wait_for)
+#   committed_ge CONSUMER N        record.so committed at least N (for wait_for)
 #   committed CONSUMER             distinct ids committed by record.so
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
@@ -41,10 +44,20 @@ jw_wait_running()
 jw_stop()
 {
     p=$(pid_of "$1")
-    kill -TERM "$p" 2>/dev/null || return 0
+    # Already gone is no excuse: its exit status is still the answer.
+    kill -TERM "$p" 2>/dev/null
     rc=0
     wait "$p" || rc=$?
     return $rc
+}
+
+# A test that crashes jetway at a fail point waits for a kill that a plain
+# build never delivers; refuse such a binary in seconds, naming the cause.
+jw_require_failpoints()
+{
+    v=$("$JW" version) || fail "$JW version failed"
+    printf '%s\n' "$v" | grep -qx 'failpoints: on' ||
+        fail "$JW was built without fail points; this test needs a FAILPOINTS=1 build (make FAILPOINTS=1 all, or make integration)"
 }
 
 ci()
@@ -57,6 +70,21 @@ si()
 {
     "$JW" pub -s "$NATS_URL" --stream-info "$1" 2>/dev/null |
         python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+si_eq()
+{
+    [ "$(si "$1" "$2")" = "$3" ]
+}
+
+si_ge()
+{
+    v=$(si "$1" "$2") && [ "$v" -ge "$3" ]
+}
+
+committed_ge()
+{
+    [ "$(committed "$1")" -ge "$2" ]
 }
 
 drained()

@@ -148,7 +148,6 @@ orders_check()
     orders_dump
     "$AUDIT_VERIFY" "$AUDIT_DIR" >"$T/verify.txt" 2>&1 ||
         fail "audit chain does not verify: $(cat "$T/verify.txt")"
-    touch "$T/accepted.txt" "$T/load.json"
     python3 "$ORDERS_DIR/tests/lib/orders_check.py" --load "$T/load.json" \
         --accepted "$T/accepted.txt" --dumps "$T/dump" --audit "$AUDIT_DIR" \
         --redis "127.0.0.1:$REDIS_PORT" "$@" >"$T/check.json"

@@ -140,7 +140,10 @@ def main():
         if parts:
             check(parts[0] not in accepted, "order %s accepted twice" % parts[0])
             accepted[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
+    # An empty summary would make every check below vacuously true.
+    check(summaries, "load: %s holds no summary" % a.load)
     sent = sum(s.get("sent", 0) for s in summaries)
+    check(sent > 0, "load: no order sent")
     n_acc = sum(s.get("accepted", 0) for s in summaries)
     counts["sent"] = sent
     counts["accepted"] = n_acc

@@ -2,18 +2,12 @@
 # provisioning topology: stream ORDERS [orders.>] with durable pull consumer
 # ORDERS/payment, optionally stream DLQ [dlq.>] and a dead_letter subject.
 #
-#   prov_setup            decide how to provision (sets USE_YAML)
 #   write_config F k=v..  the topology as YAML (keys below)
 #   prov k=v... [--dry-run]   provision; output $T/out, errors $T/err, status $rc
 #
 # keys: storage=file|memory deliver=all|new ack_wait_ms=N max_ack_pending=N
 #       (a DLQ stream capturing dlq.> and dead_letter dlq.payment are declared by default)
 #       dlq=SUBJECT (consumer dead_letter) with_dlq_stream (declare DLQ)
-#
-# Until the config branch is merged config_load() is a stub; then the same
-# topology is built by tests/tools/prov_check and fed to provision_apply().
-
-PROV_TOOL="$JW_BUILD/tests/tools/prov_check"
 
 write_config()
 {
@@ -60,27 +54,12 @@ write_config()
     } >"$f"
 }
 
-prov_setup()
-{
-    USE_YAML=1
-    write_config "$T/probe.yaml"
-    if "$JW" provision -c "$T/probe.yaml" --dry-run 2>&1 | grep -q 'config_load: not available'; then
-        note "config_load not merged yet: provisioning through prov_check"
-        USE_YAML=0
-        [ -x "$PROV_TOOL" ] || fail "missing $PROV_TOOL (make)"
-    fi
-}
-
 prov()
 {
-    if [ $USE_YAML -eq 1 ]; then
-        write_config "$T/t.yaml" "$@"
-        dry=""
-        for a in "$@"; do [ "$a" = --dry-run ] && dry=--dry-run; done
-        "$JW" provision -c "$T/t.yaml" $dry >"$T/out" 2>"$T/err"
-    else
-        "$PROV_TOOL" "$NATS_URL" "$@" >"$T/out" 2>"$T/err"
-    fi
+    write_config "$T/t.yaml" "$@"
+    dry=""
+    for a in "$@"; do [ "$a" = --dry-run ] && dry=--dry-run; done
+    "$JW" provision -c "$T/t.yaml" $dry >"$T/out" 2>"$T/err"
     rc=$?
     cat "$T/out" >&2
 }
