@@ -67,7 +67,8 @@ void cfg_path_pop(cfg_ctx *c, size_t len);
 cfgnode *config_yaml_parse(cfg_ctx *c, const char *text, size_t len);
 /* Drop duplicate keys (reported) and substitute ${VAR} in every scalar. */
 void config_yaml_resolve(cfg_ctx *c, cfgnode *root);
-/* ${VAR}, ${VAR:-default}, $${ -> ${. 0, or -1 with a message in err. */
+/* ${VAR}, ${VAR:-default} (the default may itself hold ${...}, nested up to
+ * 4 deep), $${ -> ${. 0, or -1 with a message in err. */
 int cfg_subst(const char *in, char **out, char *err, size_t errlen);
 
 /* config_get.c: the value of `key` in `map`, typed. Each returns 1 when the

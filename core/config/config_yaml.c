@@ -317,10 +317,40 @@ var_start(int ch)
     return isalpha(ch) || ch == '_';
 }
 
+/* How deep ${A:-${B:-...}} defaults may nest: enough for a role's own
+ * variable falling back to a shared one, and a bound for hostile input. */
+#define SUBST_MAX_DEPTH 4
+
+/* The '}' closing the reference whose name ends at e, counting the ${...}
+ * nested in its default; NULL when unterminated. */
+static const char *
+subst_close(const char *e)
+{
+    int depth = 1;
+    for (const char *q = e; *q; q++) {
+        if (q[0] == '$' && q[1] == '{') {
+            depth++;
+            q++;
+        } else if (*q == '}' && --depth == 0) {
+            return q;
+        }
+    }
+    return NULL;
+}
+
+static int subst_depth(const char *in, char **out, char *err, size_t errlen, int depth);
+
 int
 cfg_subst(const char *in, char **out, char *err, size_t errlen)
 {
+    return subst_depth(in, out, err, errlen, 0);
+}
+
+static int
+subst_depth(const char *in, char **out, char *err, size_t errlen, int depth)
+{
     size_t cap = strlen(in) + 1, len = 0;
+    char *nested = NULL; /* a default expanded from its own ${...} */
     char *buf = malloc(cap);
     if (buf == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -348,7 +378,7 @@ cfg_subst(const char *in, char **out, char *err, size_t errlen)
                          p);
                 goto fail;
             }
-            const char *close = strchr(e, '}');
+            const char *close = *e == ':' ? subst_close(e) : strchr(e, '}');
             if (close == NULL) {
                 snprintf(err, errlen, "unterminated '${%.*s'", (int)(e - name), name);
                 goto fail;
@@ -359,6 +389,28 @@ cfg_subst(const char *in, char **out, char *err, size_t errlen)
             if (*e == ':' && (val == NULL || *val == '\0')) {
                 piece = e + 2;
                 plen = (size_t)(close - piece);
+                if (memmem(piece, plen, "${", 2) != NULL) {
+                    /* The default refers to another variable:
+                     * ${ORDER_HTTP:-${JETWAY_HTTP:-127.0.0.1:9101}}. */
+                    if (depth + 1 >= SUBST_MAX_DEPTH) {
+                        snprintf(err, errlen, "defaults nested deeper than %d at '%.20s'",
+                                 SUBST_MAX_DEPTH, p);
+                        goto fail;
+                    }
+                    char *inner = strndup(piece, plen);
+                    free(nested);
+                    nested = NULL;
+                    if (inner == NULL) {
+                        snprintf(err, errlen, "out of memory");
+                        goto fail;
+                    }
+                    int rc = subst_depth(inner, &nested, err, errlen, depth + 1);
+                    free(inner);
+                    if (rc != 0)
+                        goto fail;
+                    piece = nested;
+                    plen = strlen(nested);
+                }
             } else if (val == NULL) {
                 snprintf(err, errlen,
                          "environment variable '%s' is not set (give a default with "
@@ -386,9 +438,11 @@ cfg_subst(const char *in, char **out, char *err, size_t errlen)
         len += plen;
     }
     buf[len] = '\0';
+    free(nested);
     *out = buf;
     return 0;
 fail:
+    free(nested);
     free(buf);
     return -1;
 }

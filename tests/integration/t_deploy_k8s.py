@@ -89,6 +89,43 @@ if os.path.exists(cf):
         image_env[m.group(1)] = m.group(2)
 
 VAR_RE = re.compile(r"\$\{(\w+)(:-([^}]*))?\}")
+INNER_VAR_RE = re.compile(r"\$\{(\w+)(:-([^${}]*))?\}")
+
+
+def var_refs(text, outer=()):
+    """Every ${NAME} / ${NAME:-default} of text, nested defaults included
+    (${ORDER_HTTP:-${JETWAY_HTTP:-127.0.0.1:9101}}), as (name, default or
+    None, the names whose defaults enclose it)."""
+    out = []
+    i = 0
+    while True:
+        m = re.compile(r"\$\{(\w+)(:-)?").search(text, i)
+        if not m:
+            return out
+        if not m.group(2):
+            out.append((m.group(1), None, outer))
+            i = m.end()
+            continue
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            if text.startswith("${", j):
+                depth, j = depth + 1, j + 2
+                continue
+            depth -= text[j] == "}"
+            j += 1
+        default = text[m.end():j - 1]
+        out.append((m.group(1), default, outer))
+        out.extend(var_refs(default, outer + (m.group(1),)))
+        i = j
+
+
+def resolve_vars(text, env):
+    """Substitute innermost references first, as jetway's cfg_subst does."""
+    while True:
+        new = INNER_VAR_RE.sub(lambda m: env.get(m.group(1)) or m.group(3) or "", text)
+        if new == text:
+            return new
+        text = new
 ENVKEY_RE = re.compile(r"^\s*\w+_env:\s*(\w+)\s*$", re.M)
 LOCAL_DEFAULT = re.compile(r"127\.0\.0\.1|localhost|\.\./|^/tmp")
 
@@ -214,12 +251,13 @@ for kind, name, o in workloads:
     # Every variable of the config: set by the Deployment (or the image)
     # when it has no default or a default that points at the local machine.
     used = set()
-    for m in VAR_RE.finditer(text):
-        var, default = m.group(1), m.group(3)
+    for var, default, outer in var_refs(text):
         used.add(var)
         counts["env_checked"] += 1
         if var in env or var in image_env:
             continue
+        if any(o in env or o in image_env for o in outer):
+            continue  # a fallback that a set variable around it never reaches
         if default is None:
             bad("%s: config %s needs ${%s}, which the env does not set" % (where, cfgfile, var))
         elif kind == "Deployment" and LOCAL_DEFAULT.search(default):
@@ -236,7 +274,7 @@ for kind, name, o in workloads:
             bad("%s: env %s is not used by %s (renamed in config/?)" % (where, var, cfgfile))
 
     # The HTTP endpoint: reachable by the kubelet, on the metrics port.
-    http = VAR_RE.sub(lambda m: env.get(m.group(1)) or m.group(3) or "", str(cfg.get("http", {}).get("listen", "")))
+    http = resolve_vars(str(cfg.get("http", {}).get("listen", "")), env)
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
     if kind == "Deployment":
         if not http or http.startswith("127.") or http.rsplit(":", 1)[-1] != str(ports.get("metrics")):

@@ -327,6 +327,25 @@ test_subst(void **state)
     assert_non_null(strstr(err, "unterminated"));
     assert_int_equal(cfg_subst("${1BAD}", &out, err, sizeof(err)), -1);
     assert_int_equal(cfg_subst("${JW_T_HOST-x}", &out, err, sizeof(err)), -1);
+    /* A default may refer to another variable (a role's own, else the
+     * image's shared one, else a literal), a few levels deep at most. */
+    assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_HOST:-x}}:1", &out, err, sizeof(err)), 0);
+    assert_string_equal(out, "db.local:1");
+    free(out);
+    assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_EMPTY:-lit}}/${JW_T_HOST}", &out, err,
+                               sizeof(err)),
+                     0);
+    assert_string_equal(out, "lit/db.local");
+    free(out);
+    assert_int_equal(cfg_subst("${JW_T_HOST:-${JW_T_UNSET}}", &out, err, sizeof(err)), 0);
+    assert_string_equal(out, "db.local"); /* an unused default is not expanded */
+    free(out);
+    assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_UNSET}}", &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'JW_T_UNSET' is not set"));
+    assert_int_equal(cfg_subst("${A:-${B:-${C:-${D:-${E:-x}}}}}", &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "nested deeper"));
+    assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_HOST:-x}", &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unterminated"));
 }
 
 static void
