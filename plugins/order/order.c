@@ -11,10 +11,10 @@
  * and the PubAck publishes under the same message id
  * ("orders.created:<order_id>"), which the stream's duplicate window drops
  * if the first publish did land. A request without a key gets a random id
- * and is not retry-safe (or is refused: require_idempotency_key). Then
- * consumes the outcomes
- * of payment (payments.completed/failed.v1) and inventory
- * (inventory.reserved/rejected.v1), keeps each order's state in Redis
+ * and is not retry-safe (or is refused: require_idempotency_key).
+ *
+ * Then consumes the outcomes of payment (payments.completed/failed.v1)
+ * and inventory (inventory.reserved/rejected.v1), keeps each order's state in Redis
  * (order_scripts.h) and publishes the decision, orders.confirmed.v1 or
  * orders.cancelled.v1, exactly once per order (the decision is made once in
  * Redis; its publish carries the message id "orders.<decision>:<order_id>",
