@@ -379,6 +379,7 @@ fuzz-smoke: fuzz-build
 LINT_SRCS := $(wildcard core/*/*.c plugins/*/*.c)
 lint:
 	@scripts/deps lint
+	@mkdir -p $(BUILD)
 	@echo "  TIDY    core/ plugins/ ($(words $(LINT_SRCS)) files)"
 	$(Q)printf '%s\n' $(LINT_SRCS) | xargs -P2 -n4 sh -c 'clang-tidy --quiet "$$@" -- \
 	    -std=c11 $(filter -D% -I% -iquote core,$(CPPFLAGS)) 2>/dev/null' clang-tidy > $(BUILD)/.lint-tidy.txt; \

@@ -3,9 +3,18 @@
  *
  * Serves the request/reply endpoint orders.create: validates the order,
  * gives it an id, publishes orders.created.v1 and answers "accepted" only
- * once JetStream has acknowledged that publish. Then consumes the outcomes
- * of payment (payments.completed/failed.v1) and inventory
- * (inventory.reserved/rejected.v1), keeps each order's state in Redis
+ * once JetStream has acknowledged that publish. A request with an
+ * idempotency key (the Nats-Msg-Id header or the body's "idempotency_key")
+ * may be retried safely: its order id is derived from the key, a Redis
+ * record (ORDER_SCRIPT_IDEM_BEGIN) makes a repeat answer the first answer
+ * without publishing again, and a repeat after a crash between the record
+ * and the PubAck publishes under the same message id
+ * ("orders.created:<order_id>"), which the stream's duplicate window drops
+ * if the first publish did land. A request without a key gets a random id
+ * and is not retry-safe (or is refused: require_idempotency_key).
+ *
+ * Then consumes the outcomes of payment (payments.completed/failed.v1)
+ * and inventory (inventory.reserved/rejected.v1), keeps each order's state in Redis
  * (order_scripts.h) and publishes the decision, orders.confirmed.v1 or
  * orders.cancelled.v1, exactly once per order (the decision is made once in
  * Redis; its publish carries the message id "orders.<decision>:<order_id>",
@@ -19,6 +28,7 @@
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +38,9 @@
 #include "order_scripts.h"
 
 #define ORDER_ERR_MAX 200
+#define ORDER_KEY_MAX 255 /* bytes of an idempotency key */
+/* "ord-" + 32 hex digits: 128 bits of the key's SHA-256 (or random bits). */
+#define ORDER_ID_LEN (4 + 32)
 
 /* One instance's context: set in init, read-only afterwards (any worker thread). */
 typedef struct order_ctx {
@@ -35,7 +48,10 @@ typedef struct order_ctx {
     jw_instance *inst;
     int max_items;        /* items per order */
     int64_t state_ttl_ms; /* TTL of ord:<id>, 0 = keep */
+    int64_t idem_ttl_ms;  /* TTL of ord:idem:<key hash>, 0 = keep */
+    int require_key;      /* refuse orders.create without an idempotency key */
     uint32_t c_accepted, c_invalid, c_unavailable, c_confirmed, c_cancelled;
+    uint32_t c_replayed, c_without_key;
 } order_ctx;
 
 /*
@@ -171,15 +187,19 @@ oom:
     return NULL;
 }
 
-/* Answer a request with {key: value} (plus status:accepted for an order id). */
+/*
+ * Answer a request with {key: value} (plus status:accepted for an order id,
+ * and replayed:true when it repeats an earlier answer).
+ */
 static void
-order_reply(order_ctx *ctx, const jw_msg *msg, const char *key, const char *value)
+order_reply_ex(order_ctx *ctx, const jw_msg *msg, const char *key, const char *value, int replayed)
 {
     cJSON *doc = cJSON_CreateObject();
     char *text = NULL;
 
     if (doc != NULL && cJSON_AddStringToObject(doc, key, value) &&
-        (strcmp(key, "order_id") != 0 || cJSON_AddStringToObject(doc, "status", "accepted")))
+        (strcmp(key, "order_id") != 0 || cJSON_AddStringToObject(doc, "status", "accepted")) &&
+        (!replayed || cJSON_AddTrueToObject(doc, "replayed")))
         text = cJSON_PrintUnformatted(doc);
     if (text == NULL) {
         static const char oom[] = "{\"error\":\"unavailable\"}";
@@ -191,47 +211,285 @@ order_reply(order_ctx *ctx, const jw_msg *msg, const char *key, const char *valu
     cJSON_Delete(doc);
 }
 
+static void
+order_reply(order_ctx *ctx, const jw_msg *msg, const char *key, const char *value)
+{
+    order_reply_ex(ctx, msg, key, value, 0);
+}
+
+/* out = lowercase hex of the first nbytes of SHA-256(a || b). 0 or -1. */
+static int
+order_sha256_hex(const char *a, const void *b, size_t blen, char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c != NULL && nbytes <= sizeof(md) && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(c, a, strlen(a)) == 1 && EVP_DigestUpdate(c, b, blen) == 1 &&
+             EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen == sizeof(md);
+
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return -1;
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+    return 0;
+}
+
+/*
+ * The idempotency key of a request: the Nats-Msg-Id header (msg->message_id
+ * of a request) or the body's "idempotency_key"; both given, they must be
+ * equal. Returns 1 with *key set, 0 for no key, -1 with err set.
+ */
+static int
+order_request_key(const jw_msg *msg, const cJSON *req, const char **key, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(req, "idempotency_key");
+    const char *k = msg->message_id;
+    size_t n;
+
+    if (f != NULL && !cJSON_IsString(f)) {
+        snprintf(err, errlen, "idempotency_key: must be a string");
+        return -1;
+    }
+    if (f != NULL && k != NULL && strcmp(f->valuestring, k) != 0) {
+        snprintf(err, errlen, "idempotency_key: differs from the Nats-Msg-Id header");
+        return -1;
+    }
+    if (k == NULL && f != NULL)
+        k = f->valuestring;
+    if (k == NULL)
+        return 0;
+    /* Printable ASCII without spaces: safe in logs and JSON, and what UUIDs,
+     * ULIDs and base64 keys are made of. */
+    for (n = 0; k[n] != '\0' && n <= ORDER_KEY_MAX; n++) {
+        if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
+            break;
+    }
+    if (n == 0 || n > ORDER_KEY_MAX || k[n] != '\0') {
+        snprintf(err, errlen,
+                 "idempotency_key: must be 1 to %d printable ASCII characters without spaces",
+                 ORDER_KEY_MAX);
+        return -1;
+    }
+    *key = k;
+    return 1;
+}
+
+/*
+ * The fingerprint of a validated request: SHA-256 of its order fields,
+ * re-encoded (so key order, spacing and the key field itself do not count):
+ * a key reused for another order is refused, a retry of the same one is not.
+ */
+static int
+order_fingerprint(const cJSON *req, char out[65])
+{
+    cJSON *doc = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    const cJSON *item;
+    char *text = NULL;
+    int rc = -1;
+
+    if (doc == NULL || items == NULL || !cJSON_AddItemToObject(doc, "items", items)) {
+        cJSON_Delete(items);
+        goto out;
+    }
+    /* Validated: every line is {sku: string, qty: integer}, in any member order. */
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(req, "items"))
+    {
+        cJSON *line = cJSON_CreateObject();
+        if (line == NULL || !cJSON_AddItemToArray(items, line) ||
+            !cJSON_AddStringToObject(line, "sku",
+                                     cJSON_GetObjectItemCaseSensitive(item, "sku")->valuestring) ||
+            !cJSON_AddNumberToObject(line, "qty",
+                                     cJSON_GetObjectItemCaseSensitive(item, "qty")->valuedouble))
+            goto out;
+    }
+    if (!cJSON_AddStringToObject(
+            doc, "customer_id",
+            cJSON_GetObjectItemCaseSensitive(req, "customer_id")->valuestring) ||
+        !cJSON_AddNumberToObject(
+            doc, "total_amount",
+            cJSON_GetObjectItemCaseSensitive(req, "total_amount")->valuedouble) ||
+        !cJSON_AddStringToObject(doc, "currency",
+                                 cJSON_GetObjectItemCaseSensitive(req, "currency")->valuestring))
+        goto out;
+    if ((text = cJSON_PrintUnformatted(doc)) != NULL)
+        rc = order_sha256_hex("orders.create request\n", text, strlen(text), out, 32);
+out:
+    cJSON_free(text);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/*
+ * The order id of an idempotency key: "ord-" and 128 bits of SHA-256 over
+ * the key, so every retry of a request names the same order, and two keys
+ * name the same order only by a SHA-256 collision.
+ */
+static int
+order_id_of_key(const char *key, char out[ORDER_ID_LEN + 1])
+{
+    memcpy(out, "ord-", 4);
+    return order_sha256_hex("orders.create key\n", key, strlen(key), out + 4, 16);
+}
+
+/* Publish orders.created.v1 of a request; JW_OK or the host's error. */
+static int
+order_publish_created(order_ctx *ctx, const jw_msg *msg, const cJSON *req, const char *order_id,
+                      int wait)
+{
+    char message_id[ORDER_ID_LEN + 16];
+    cJSON *ev;
+    int rc;
+
+    snprintf(message_id, sizeof(message_id), "orders.created:%s", order_id);
+    if ((ev = order_created_event(req, order_id, message_id)) == NULL)
+        return JW_ENOMEM;
+    if (wait) {
+        char *text = cJSON_PrintUnformatted(ev);
+        rc = text == NULL ? JW_ENOMEM
+                          : ctx->host->publish(ctx->inst, msg, "orders.created.v1", text,
+                                               strlen(text), message_id, NULL, 0);
+        cJSON_free(text);
+    } else {
+        rc = oc_publish(ctx->host, ctx->inst, msg, "orders.created.v1", ev, message_id);
+    }
+    cJSON_Delete(ev);
+    if (rc != JW_OK) {
+        ctx->host->counter_add(ctx->inst, ctx->c_unavailable, 1);
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "publish orders.created.v1 of %s failed: %d",
+                       order_id, rc);
+    }
+    return rc;
+}
+
+/*
+ * A keyed orders.create: record the key (or find the first answer), publish
+ * unless the order is known to be accepted, mark it accepted, answer.
+ *
+ * The publish waits for its PubAck (publish, not publish_async) because the
+ * record may say "accepted" only once the event is in the stream: marked
+ * before, a crash before the PubAck would leave a key whose retries answer
+ * an order that does not exist. A crash anywhere leaves the record PENDING
+ * at worst, and the retry publishes again under the same message id.
+ */
+static void
+order_create_keyed(order_ctx *ctx, const jw_msg *msg, const cJSON *req, const char *key)
+{
+    char oid[ORDER_ID_LEN + 1], fp[65], hk[64 + 1], rkey[16 + 64 + 1], skey[4 + ORDER_ID_LEN + 1];
+    char ttl[24];
+    const char *keys[2] = {rkey, skey}, *args[3] = {oid, fp, ttl}, *st, *got;
+    jw_kv_reply *r = NULL;
+    int rc, pending;
+
+    if (order_id_of_key(key, oid) != 0 || order_fingerprint(req, fp) != 0 ||
+        order_sha256_hex("", key, strlen(key), hk, 32) != 0) {
+        ctx->host->log(ctx->inst, msg, JW_LOG_ERROR, "SHA-256 failed");
+        order_reply(ctx, msg, "error", "unavailable");
+        return;
+    }
+    snprintf(rkey, sizeof(rkey), "ord:idem:%s", hk);
+    snprintf(skey, sizeof(skey), "ord:%s", oid);
+    snprintf(ttl, sizeof(ttl), "%" PRId64, ctx->idem_ttl_ms);
+    rc = ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_IDEM_BEGIN, 2, keys, 3, args, &r);
+    st = rc == JW_OK ? oc_reply_str(r, 0) : NULL;
+    got = rc == JW_OK ? oc_reply_str(r, 1) : NULL;
+    if (st == NULL || got == NULL || !oc_id_ok(got, OC_ID_MAX)) {
+        ctx->host->counter_add(ctx->inst, ctx->c_unavailable, 1);
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "redis: idempotency record of %s: %s", oid,
+                       r != NULL && r->type == JW_KV_ERROR ? r->str : "no usable reply");
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    if (strcmp(st, "MISMATCH") == 0) {
+        ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
+        order_reply(ctx, msg, "error",
+                    "idempotency_key: already used for a different order request");
+        goto out;
+    }
+    if (strcmp(st, "DONE") == 0) {
+        ctx->host->counter_add(ctx->inst, ctx->c_replayed, 1);
+        order_reply_ex(ctx, msg, "order_id", got, 1);
+        goto out;
+    }
+    if (strcmp(st, "NEW") != 0 && strcmp(st, "PENDING") != 0) {
+        ctx->host->counter_add(ctx->inst, ctx->c_unavailable, 1);
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "redis: idempotency record of %s: status %s",
+                       oid, st);
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    /* The recorded id (the same unless the derivation ever changes); st
+     * and got die with r, freed before the next script. */
+    pending = strcmp(st, "PENDING") == 0;
+    snprintf(oid, sizeof(oid), "%s", got);
+    ctx->host->kv_reply_free(r);
+    r = NULL;
+    if (order_publish_created(ctx, msg, req, oid, 1) != JW_OK) {
+        order_reply(ctx, msg, "error", "unavailable");
+        goto out;
+    }
+    /* Not fatal when it fails: the record stays PENDING and a retry
+     * publishes again under the same message id. */
+    if (ctx->host->kv_eval(ctx->inst, ORDER_SCRIPT_IDEM_ACCEPTED, 1, keys, 0, NULL, &r) != JW_OK)
+        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "could not mark %s accepted", oid);
+    ctx->host->counter_add(ctx->inst, pending ? ctx->c_replayed : ctx->c_accepted, 1);
+    order_reply_ex(ctx, msg, "order_id", oid, pending);
+out:
+    if (r != NULL)
+        ctx->host->kv_reply_free(r);
+}
+
 /* orders.create: validate, publish orders.created.v1, then (only then) accept. */
 static void
 order_create(order_ctx *ctx, const jw_msg *msg)
 {
-    cJSON *req = cJSON_ParseWithLength((const char *)msg->data, msg->len), *ev = NULL;
-    char err[ORDER_ERR_MAX], order_id[4 + 32 + 1], message_id[sizeof(order_id) + 16];
-    int rc;
+    cJSON *req = cJSON_ParseWithLength((const char *)msg->data, msg->len);
+    char err[ORDER_ERR_MAX], order_id[ORDER_ID_LEN + 1];
+    const char *key = NULL;
+    int haskey = 0;
 
     if (req == NULL) {
         ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
         order_reply(ctx, msg, "error", "request is not valid JSON");
         return;
     }
-    if (order_validate_request(req, ctx->max_items, err, sizeof(err)) != 0) {
+    if (order_validate_request(req, ctx->max_items, err, sizeof(err)) != 0 ||
+        (haskey = order_request_key(msg, req, &key, err, sizeof(err))) < 0) {
         ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
         order_reply(ctx, msg, "error", err);
         goto out;
     }
+    if (haskey) {
+        order_create_keyed(ctx, msg, req, key);
+        goto out;
+    }
+    if (ctx->require_key) {
+        ctx->host->counter_add(ctx->inst, ctx->c_invalid, 1);
+        order_reply(ctx, msg, "error",
+                    "idempotency_key: missing (send a Nats-Msg-Id header or an idempotency_key "
+                    "field)");
+        goto out;
+    }
+    /* No key: a random id, and a retry is a new order (documented). */
+    ctx->host->counter_add(ctx->inst, ctx->c_without_key, 1);
     memcpy(order_id, "ord-", 4);
     if (oc_rand_hex(order_id + 4, 8) != 0) {
         ctx->host->log(ctx->inst, msg, JW_LOG_ERROR, "getrandom failed");
         order_reply(ctx, msg, "error", "unavailable");
         goto out;
     }
-    snprintf(message_id, sizeof(message_id), "orders.created:%s", order_id);
-    if ((ev = order_created_event(req, order_id, message_id)) == NULL) {
-        order_reply(ctx, msg, "error", "unavailable");
-        goto out;
-    }
-    rc = oc_publish(ctx->host, ctx->inst, msg, "orders.created.v1", ev, message_id);
-    if (rc != JW_OK) {
-        ctx->host->counter_add(ctx->inst, ctx->c_unavailable, 1);
-        ctx->host->log(ctx->inst, msg, JW_LOG_WARN, "publish orders.created.v1 of %s failed: %d",
-                       order_id, rc);
+    if (order_publish_created(ctx, msg, req, order_id, 0) != JW_OK) {
         order_reply(ctx, msg, "error", "unavailable");
         goto out;
     }
     ctx->host->counter_add(ctx->inst, ctx->c_accepted, 1);
     order_reply(ctx, msg, "order_id", order_id);
 out:
-    cJSON_Delete(ev);
     cJSON_Delete(req);
 }
 
@@ -487,16 +745,27 @@ order_init(const jw_host *host, jw_instance *inst, const char *config_json, void
     ctx->inst = inst;
     ctx->max_items = 100;
     ctx->state_ttl_ms = 7 * 24 * 3600 * 1000LL;
+    ctx->require_key =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "require_idempotency_key"));
     if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "max_items")))
         ctx->max_items = (int)v->valuedouble;
     if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "state_ttl")))
         ctx->state_ttl_ms = (int64_t)v->valuedouble;
+    /* As long as the order's state by default: a retry that comes after its
+     * key is forgotten is still answered while ord:<id> lives (IDEM_BEGIN). */
+    ctx->idem_ttl_ms = ctx->state_ttl_ms;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "idempotency_ttl")))
+        ctx->idem_ttl_ms = (int64_t)v->valuedouble;
     if (ctx->max_items < 1 || ctx->max_items > 10000) {
         snprintf(err, errlen, "max_items: must be from 1 to 10000");
         goto fail;
     }
     if (ctx->state_ttl_ms < 0) {
         snprintf(err, errlen, "state_ttl: must not be negative");
+        goto fail;
+    }
+    if (ctx->idem_ttl_ms < 0) {
+        snprintf(err, errlen, "idempotency_ttl: must not be negative");
         goto fail;
     }
     if (host->counter_register(inst, "orders_accepted", "orders accepted by orders.create",
@@ -509,7 +778,13 @@ order_init(const jw_host *host, jw_instance *inst, const char *config_json, void
         host->counter_register(inst, "orders_confirmed", "orders confirmed", &ctx->c_confirmed) !=
             JW_OK ||
         host->counter_register(inst, "orders_cancelled", "orders cancelled", &ctx->c_cancelled) !=
-            JW_OK) {
+            JW_OK ||
+        host->counter_register(inst, "orders_replayed",
+                               "orders.create retries answered with the order of their key",
+                               &ctx->c_replayed) != JW_OK ||
+        host->counter_register(inst, "orders_without_key",
+                               "orders.create requests without an idempotency key (not retry-safe)",
+                               &ctx->c_without_key) != JW_OK) {
         snprintf(err, errlen, "could not register counters");
         goto fail;
     }
@@ -531,6 +806,10 @@ order_fini(void *ctx)
 static const jw_option order_options[] = {
     {"max_items", JW_OPT_INT, "100", 0, "most lines one order may have"},
     {"state_ttl", JW_OPT_DURATION, "168h", 0, "how long an order's state is kept in Redis"},
+    {"idempotency_ttl", JW_OPT_DURATION, NULL, 0,
+     "how long an orders.create idempotency key is remembered (default: state_ttl; 0 = forever)"},
+    {"require_idempotency_key", JW_OPT_BOOL, "false", 0,
+     "refuse orders.create requests without an idempotency key"},
     {NULL, 0, NULL, 0, NULL},
 };
 

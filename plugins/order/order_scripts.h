@@ -69,4 +69,57 @@
     "redis.call('HSET', KEYS[1], 'published', '1')\n"                   \
     "return 1\n"
 
+/*
+ * The idempotency record of an orders.create key: hash ord:idem:<sha256 of
+ * the key> with
+ *   oid = the order id (derived from the key)
+ *   fp  = the fingerprint of the request it was first used with
+ *   st  = P (recorded; orders.created.v1 not known to be published) or
+ *         A (orders.created.v1 has its PubAck: the order was accepted)
+ *
+ * Begin a keyed orders.create.
+ * KEYS[1] = ord:idem:<sha256 hex of the key>, KEYS[2] = ord:<order_id>
+ * ARGV[1] = order id, ARGV[2] = fingerprint, ARGV[3] = ttl ms (0 = keep)
+ * Returns {status, order_id}:
+ *   NEW       -- first use of the key: publish orders.created.v1, then
+ *                ORDER_SCRIPT_IDEM_ACCEPTED, then answer
+ *   PENDING   -- used before, but no PubAck recorded (a crash between the
+ *                record and the publish, a publish that failed, or the
+ *                first request still in flight): publish again under the
+ *                same message id (the stream drops a real duplicate), then
+ *                as NEW
+ *   DONE      -- the order was accepted: answer it, publish nothing
+ *   MISMATCH  -- the key was first used with another request: refuse
+ * An order whose state (KEYS[2]) exists had its orders.created.v1 consumed,
+ * so it was published even if the PubAck was never recorded: DONE, which
+ * also covers a retry after the record expired (state_ttl outlives it).
+ */
+#define ORDER_SCRIPT_IDEM_BEGIN                                                     \
+    "local v = redis.call('HMGET', KEYS[1], 'oid', 'fp', 'st')\n"                   \
+    "local known = redis.call('EXISTS', KEYS[2]) == 1\n"                            \
+    "if not v[1] then\n"                                                            \
+    "  redis.call('HSET', KEYS[1], 'oid', ARGV[1], 'fp', ARGV[2],\n"                \
+    "             'st', known and 'A' or 'P')\n"                                    \
+    "  if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end\n" \
+    "  return {known and 'DONE' or 'NEW', ARGV[1]}\n"                               \
+    "end\n"                                                                         \
+    "if v[2] ~= ARGV[2] then return {'MISMATCH', v[1]} end\n"                       \
+    "if v[3] == 'A' then return {'DONE', v[1]} end\n"                               \
+    "if known then\n"                                                               \
+    "  redis.call('HSET', KEYS[1], 'st', 'A')\n"                                    \
+    "  return {'DONE', v[1]}\n"                                                     \
+    "end\n"                                                                         \
+    "return {'PENDING', v[1]}\n"
+
+/*
+ * Record that orders.created.v1 of a keyed request has its PubAck.
+ * KEYS[1] = ord:idem:<sha256 hex of the key>. Returns 1, or 0 when the
+ * record is gone (expired: nothing to mark, and no record without a TTL
+ * is made).
+ */
+#define ORDER_SCRIPT_IDEM_ACCEPTED                              \
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n" \
+    "redis.call('HSET', KEYS[1], 'st', 'A')\n"                  \
+    "return 1\n"
+
 #endif /* ORDER_SCRIPTS_H */

@@ -5,9 +5,16 @@
  * keys.
  *
  * Design: one NATS connection. Replies come to one wildcard subscription on
- * a private inbox (<inbox>.<request index>), so requests are sent with
- * PublishRequest from the main thread, at most --inflight outstanding, paced
- * by --rate; no thread per request. The decisions (orders.confirmed.v1,
+ * a private inbox (<inbox>.<request index>.<attempt>), so requests are sent
+ * with PublishMsg from the main thread, at most --inflight outstanding,
+ * paced by --rate; no thread per request. Every request carries an
+ * idempotency key (Nats-Msg-Id: --key-prefix and its index), so a request
+ * left unanswered (no reply within the request timeout, no responders, a
+ * Jetway-Status 503 or an "unavailable" error) is sent again with the same
+ * key, after a backoff, up to --retries times: the order service answers a
+ * repeat with the order of the first, and never creates a second one. The
+ * summary counts the orders the client never heard about
+ * (unanswered_final), which must be 0. The decisions (orders.confirmed.v1,
  * orders.cancelled.v1) are subscribed with core NATS *before* the first
  * request, and matched to the accepted orders by order_id through a hash
  * table (a decision may even arrive before its reply). Then the command
@@ -31,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,12 +52,17 @@
 #define LOAD_REASONS_MAX 8
 #define LOAD_SKUS_MAX    64
 
-enum { REQ_UNSENT = 0, REQ_INFLIGHT, REQ_ACCEPTED, REQ_REJECTED, REQ_NOREPLY };
+/* REQ_RETRY: its attempt went unanswered, to be sent again at t_retry;
+ * REQ_NOREPLY: unanswered and out of retries (or not retry-safe). */
+enum { REQ_UNSENT = 0, REQ_INFLIGHT, REQ_ACCEPTED, REQ_REJECTED, REQ_NOREPLY, REQ_RETRY };
 enum { DEC_NONE = 0, DEC_CONFIRMED, DEC_CANCELLED };
 
 /* One request, indexed by its position (also its reply subject's last token). */
 typedef struct load_req {
-    int64_t t_send, t_accept, t_decided; /* monotonic ns */
+    int64_t t_send, t_accept, t_decided; /* monotonic ns; t_send: the first attempt */
+    int64_t t_attempt, t_retry;          /* the current attempt's send; when to resend */
+    uint32_t slot;                       /* 1 + index of its order's slot, once accepted */
+    uint8_t attempts;                    /* attempts sent */
     uint8_t state;
     uint8_t decision;
     uint8_t reason; /* index into load_run.reasons when cancelled */
@@ -80,12 +93,16 @@ typedef struct load_run {
     size_t nslots; /* power of two */
     size_t used;
     long inflight, accepted, rejected, noreply, decided, late_foreign;
+    long retries, replayed, conflicting; /* resent attempts, replayed answers, two ids */
+    long *retryq;                        /* requests in REQ_RETRY, unordered */
+    long nretry;
     long decided_by[3];
     long by_reason[LOAD_REASONS_MAX];
     char reasons[LOAD_REASONS_MAX][32];
     int nreasons;
     char first_error[160];
     int64_t last_decided;
+    const struct load_opts *opts; /* read-only */
 } load_run;
 
 typedef struct load_opts {
@@ -102,6 +119,9 @@ typedef struct load_opts {
     int json;
     const char *accepted_out; /* file of accepted orders and their decisions, or NULL */
     int progress;             /* --progress: a status line on the terminal (/dev/tty) */
+    long retries;             /* most resends of an unanswered request */
+    int no_key;               /* send no idempotency key (and so never retry) */
+    char key_prefix[64];      /* idempotency key of request i: key_prefix + i */
     load_sku skus[LOAD_SKUS_MAX];
     int nskus;
 } load_opts;
@@ -178,50 +198,113 @@ load_reason(load_run *run, const char *why)
     return (uint8_t)run->nreasons++;
 }
 
+/* Backoff before resending attempt n (1 = the first resend): 250 ms doubling, at most 2 s. */
+static int64_t
+load_backoff_ns(int n)
+{
+    int64_t ms = 250LL << (n > 3 ? 3 : n - 1);
+    return (ms > 2000 ? 2000 : ms) * 1000000LL;
+}
+
+/*
+ * The current attempt of request idx went unanswered: schedule a resend, or
+ * give up when out of retries. mu held.
+ */
+static void
+load_unanswered(load_run *run, const load_opts *o, long idx, const char *why)
+{
+    load_req *r = &run->reqs[idx];
+
+    if (r->state == REQ_INFLIGHT)
+        run->inflight--;
+    run->noreply++;
+    if (run->first_error[0] == '\0')
+        snprintf(run->first_error, sizeof(run->first_error), "%s", why);
+    if (!o->no_key && (long)r->attempts <= o->retries) {
+        r->state = REQ_RETRY;
+        r->t_retry = load_now() + load_backoff_ns(r->attempts);
+        run->retryq[run->nretry++] = idx;
+    } else {
+        r->state = REQ_NOREPLY;
+    }
+}
+
 static void
 load_on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     load_run *run = closure;
-    const char *subj = natsMsg_GetSubject(msg), *dot = strrchr(subj, '.');
-    char *end = NULL;
-    long idx = dot ? strtol(dot + 1, &end, 10) : -1;
+    const load_opts *o = run->opts;
+    const char *subj = natsMsg_GetSubject(msg), *dot = strrchr(subj, '.'), *status = NULL;
+    char *end = NULL, *end2 = NULL;
+    long attempt = dot ? strtol(dot + 1, &end, 10) : -1, idx = -1;
     int64_t now = load_now();
     cJSON *doc = NULL;
 
     (void)nc;
     (void)sub;
-    if (idx < 0 || idx >= run->nreqs || end == NULL || *end != '\0')
+    /* <inbox>.<idx>.<attempt> */
+    if (dot != NULL && end != NULL && *end == '\0' && dot > subj) {
+        const char *d2 = dot - 1;
+        while (d2 > subj && *d2 != '.')
+            d2--;
+        if (*d2 == '.')
+            idx = strtol(d2 + 1, &end2, 10);
+        if (end2 != dot)
+            idx = -1;
+    }
+    if (idx < 0 || idx >= run->nreqs || attempt < 1)
         goto out;
-    if (!natsMsg_IsNoResponders(msg))
+    if (!natsMsg_IsNoResponders(msg)) {
+        natsMsgHeader_Get(msg, "Jetway-Status", &status);
         doc = cJSON_ParseWithLength(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+    }
     pthread_mutex_lock(&run->mu);
-    if (run->reqs[idx].state == REQ_INFLIGHT) {
+    {
         const cJSON *oid = cJSON_GetObjectItemCaseSensitive(doc, "order_id");
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
         load_req *r = &run->reqs[idx];
+        int current = r->state == REQ_INFLIGHT && attempt == r->attempts;
 
-        run->inflight--;
-        if (cJSON_IsString(oid)) {
-            load_slot *s = load_slot_get(run, oid->valuestring);
-            r->state = REQ_ACCEPTED;
-            r->t_accept = now;
-            run->accepted++;
-            if (s != NULL) {
-                s->idx = (int32_t)idx;
-                if (s->decision != DEC_NONE)
-                    load_decide(run, idx, s->decision, s->reason, s->t_decided);
+        if (cJSON_IsString(oid) && status == NULL && strlen(oid->valuestring) < LOAD_ID_MAX) {
+            /* An answer of any attempt: every attempt names the same order. */
+            if (r->state == REQ_INFLIGHT || r->state == REQ_RETRY) {
+                load_slot *sl = load_slot_get(run, oid->valuestring);
+                if (r->state == REQ_INFLIGHT)
+                    run->inflight--;
+                r->state = REQ_ACCEPTED;
+                r->t_accept = now;
+                run->accepted++;
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "replayed")))
+                    run->replayed++;
+                if (sl != NULL) {
+                    sl->idx = (int32_t)idx;
+                    r->slot = (uint32_t)(sl - run->slots) + 1;
+                    if (sl->decision != DEC_NONE)
+                        load_decide(run, idx, sl->decision, sl->reason, sl->t_decided);
+                }
+            } else if (r->state == REQ_ACCEPTED && r->slot != 0 &&
+                       strcmp(run->slots[r->slot - 1].id, oid->valuestring) != 0) {
+                run->conflicting++;
+                snprintf(run->first_error, sizeof(run->first_error),
+                         "request %ld answered with two order ids: %s and %s", idx,
+                         run->slots[r->slot - 1].id, oid->valuestring);
             }
-        } else {
-            r->state = doc != NULL ? REQ_REJECTED : REQ_NOREPLY;
-            if (doc != NULL)
-                run->rejected++;
-            else
-                run->noreply++;
+        } else if (current &&
+                   (doc == NULL || status != NULL ||
+                    (cJSON_IsString(err) && strcmp(err->valuestring, "unavailable") == 0))) {
+            /* No responders, a 503 (a publish the answer depended on
+             * failed), "unavailable": transient, try again. */
+            load_unanswered(run, o, idx,
+                            doc == NULL      ? "no responders or unreadable reply"
+                            : status != NULL ? "Jetway-Status 503"
+                                             : "unavailable");
+        } else if (current) {
+            r->state = REQ_REJECTED;
+            run->inflight--;
+            run->rejected++;
             if (run->first_error[0] == '\0')
                 snprintf(run->first_error, sizeof(run->first_error), "%s",
-                         cJSON_IsString(err) ? err->valuestring
-                         : doc == NULL       ? "no responders or unreadable reply"
-                                             : "reply without order_id");
+                         cJSON_IsString(err) ? err->valuestring : "reply without order_id");
         }
         pthread_cond_broadcast(&run->cv);
     }
@@ -532,9 +615,11 @@ load_usage(FILE *fp)
     fprintf(fp, "usage: jetway-orders-load [-s URL] [auth] [--orders N] [--rate R] [--inflight K] "
                 "[--skus LIST]\n"
                 "                   [--seed S] [--timeout SECS] [--redis URL] [--json]\n"
-                "                   [--accepted-out FILE]\n\n"
+                "                   [--accepted-out FILE] [--retries N] [--key-prefix P] [--no-key]\n\n"
                 "Send orders.create requests to the order service, wait until every accepted\n"
-                "order is confirmed or cancelled, and print a summary.\n\n" NATSCLI_USAGE
+                "order is confirmed or cancelled, and print a summary. Each request carries an\n"
+                "idempotency key (header Nats-Msg-Id); one left unanswered (timeout, no\n"
+                "responders, Jetway-Status 503, \"unavailable\") is sent again with the same key.\n\n" NATSCLI_USAGE
                 "  -n, --orders N       orders to send (default 10000)\n"
                 "  -r, --rate R         orders per second, 0 = as fast as possible (default 0)\n"
                 "  -k, --inflight K     most requests awaiting their reply (default 256)\n"
@@ -550,8 +635,15 @@ load_usage(FILE *fp)
                 "      --progress       show progress on the terminal (/dev/tty) while running\n"
                 "                       (the default when stderr is a terminal)\n"
                 "      --accepted-out FILE  write one line per accepted order:\n"
-                "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n\n"
-                "Exit status: 0 when every accepted order was decided and the invariants hold.\n");
+                "                       ORDER_ID confirmed|cancelled|undecided [REASON]\n"
+                "      --retries N      resend an unanswered request up to N times (default 8;\n"
+                "                       backoff 250 ms doubling to 2 s; request timeout\n"
+                "                       min(--timeout, 10 s))\n"
+                "      --key-prefix P   idempotency key of request i: P then i (default\n"
+                "                       load-<16 random hex digits>-: unique per run)\n"
+                "      --no-key         send no idempotency key: not retry-safe, so no retry\n\n"
+                "Exit status: 0 when every request was answered (unanswered_final 0), every\n"
+                "accepted order was decided and the invariants hold.\n");
 }
 
 static int
@@ -571,6 +663,9 @@ load_parse(int argc, char **argv, load_opts *o)
         {"help", no_argument, NULL, 'h'},
         {"accepted-out", required_argument, NULL, 'A'},
         {"progress", no_argument, NULL, 'P'},
+        {"retries", required_argument, NULL, 'Y'},
+        {"key-prefix", required_argument, NULL, 'K'},
+        {"no-key", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     char *end;
@@ -582,6 +677,7 @@ load_parse(int argc, char **argv, load_opts *o)
     o->inflight = 256;
     o->seed = 1;
     o->timeout_s = 120;
+    o->retries = 8;
     load_parse_skus(o, "SKU-1,SKU-2,SKU-3,SKU-4,SKU-RARE");
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:n:r:k:t:h", longs, NULL)) != -1) {
@@ -632,6 +728,24 @@ load_parse(int argc, char **argv, load_opts *o)
         case 'A':
             o->accepted_out = optarg;
             break;
+        case 'Y':
+            o->retries = strtol(optarg, &end, 10);
+            if (*end || o->retries < 0 || o->retries > 100)
+                goto bad;
+            break;
+        case 'K':
+            /* Printable ASCII without spaces, room left for the index. */
+            if (strlen(optarg) >= sizeof(o->key_prefix) - 1)
+                goto bad;
+            for (const char *c2 = optarg; *c2; c2++) {
+                if (*c2 < 0x21 || *c2 > 0x7e)
+                    goto bad;
+            }
+            snprintf(o->key_prefix, sizeof(o->key_prefix), "%s", optarg);
+            break;
+        case 'N':
+            o->no_key = 1;
+            break;
         case 'h':
             load_usage(stdout);
             return 1;
@@ -647,6 +761,16 @@ load_parse(int argc, char **argv, load_opts *o)
         return 2;
     }
     o->request_timeout_s = o->timeout_s < 10 ? o->timeout_s : 10;
+    if (o->key_prefix[0] == '\0') {
+        /* Unique per run: two runs against the same system must not share keys. */
+        unsigned char raw[8];
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+            fprintf(stderr, "jetway-orders-load: getrandom: %s\n", strerror(errno));
+            return 2;
+        }
+        snprintf(o->key_prefix, sizeof(o->key_prefix), "load-%02x%02x%02x%02x%02x%02x%02x%02x-",
+                 raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+    }
     return 0;
 bad:
     fprintf(stderr, "jetway-orders-load: bad option value '%s' (see jetway-orders-load --help)\n",
@@ -671,21 +795,29 @@ load_wait(load_run *run, int64_t deadline)
     pthread_cond_timedwait(&run->cv, &run->mu, &ts);
 }
 
-/* Requests without a reply for too long stop counting as in flight. mu held. */
+/* Attempts without a reply for too long are unanswered (and retried). mu held. */
 static void
 load_sweep(load_run *run, const load_opts *o, long sent)
 {
     int64_t limit = load_now() - (int64_t)(o->request_timeout_s * 1e9);
 
     for (long i = 0; i < sent && run->inflight > 0; i++) {
-        if (run->reqs[i].state == REQ_INFLIGHT && run->reqs[i].t_send < limit) {
-            run->reqs[i].state = REQ_NOREPLY;
-            run->inflight--;
-            run->noreply++;
-            if (run->first_error[0] == '\0')
-                snprintf(run->first_error, sizeof(run->first_error), "request timed out");
-        }
+        if (run->reqs[i].state == REQ_INFLIGHT && run->reqs[i].t_attempt < limit)
+            load_unanswered(run, o, i, "request timed out");
     }
+}
+
+/* Requests sent that never got an answer, retries included. mu held. */
+static long
+load_unanswered_final(const load_run *run, long sent)
+{
+    long n = 0;
+
+    for (long i = 0; i < sent; i++) {
+        uint8_t st = run->reqs[i].state;
+        n += st == REQ_INFLIGHT || st == REQ_RETRY || st == REQ_NOREPLY;
+    }
+    return n;
 }
 
 /* The summary object of a finished run. */
@@ -711,6 +843,11 @@ load_summary(load_run *run, const load_opts *o, long sent, int64_t t0)
     cJSON_AddNumberToObject(out, "accepted", (double)run->accepted);
     cJSON_AddNumberToObject(out, "rejected", (double)run->rejected);
     cJSON_AddNumberToObject(out, "unanswered", (double)run->noreply);
+    cJSON_AddNumberToObject(out, "retries", (double)run->retries);
+    cJSON_AddNumberToObject(out, "replayed", (double)run->replayed);
+    cJSON_AddNumberToObject(out, "unanswered_final", (double)load_unanswered_final(run, sent));
+    if (run->conflicting > 0)
+        cJSON_AddNumberToObject(out, "conflicting_answers", (double)run->conflicting);
     if (run->first_error[0] != '\0')
         cJSON_AddStringToObject(out, "first_error", run->first_error);
     cJSON_AddNumberToObject(out, "confirmed", (double)run->decided_by[DEC_CONFIRMED]);
@@ -748,9 +885,11 @@ load_print_text(const cJSON *s)
 {
     const cJSON *e, *rj = cJSON_GetObjectItemCaseSensitive(s, "redis");
 
-    printf("orders     sent %.0f, accepted %.0f, rejected %.0f, unanswered %.0f\n",
+    printf("orders     sent %.0f, accepted %.0f, rejected %.0f, never answered %.0f\n",
            load_num(s, "sent"), load_num(s, "accepted"), load_num(s, "rejected"),
-           load_num(s, "unanswered"));
+           load_num(s, "unanswered_final"));
+    printf("retries    %.0f attempts unanswered, %.0f resent, %.0f answers replayed\n",
+           load_num(s, "unanswered"), load_num(s, "retries"), load_num(s, "replayed"));
     if (cJSON_GetObjectItemCaseSensitive(s, "first_error"))
         printf("           first error: %s\n",
                cJSON_GetObjectItemCaseSensitive(s, "first_error")->valuestring);
@@ -909,7 +1048,74 @@ load_progress_stop(load_progress *p)
     p->tty = NULL;
 }
 
-/* Send every request (bounded in flight, paced), then wait for the decisions. */
+/*
+ * Send attempt `attempt` of request i: its body, its idempotency key as
+ * Nats-Msg-Id, replies to <inbox>.<i>.<attempt>. A send that fails is an
+ * unanswered attempt (retried).
+ */
+static void
+load_send(load_run *run, const load_opts *o, natsConnection *nc, const char *inbox, long i,
+          int attempt)
+{
+    char reply[128], key[sizeof(o->key_prefix) + 24];
+    char *body = load_order_json(o, i);
+    natsMsg *m = NULL;
+    natsStatus s = body ? NATS_OK : NATS_NO_MEMORY;
+
+    snprintf(reply, sizeof(reply), "%s.%ld.%d", inbox, i, attempt);
+    snprintf(key, sizeof(key), "%s%ld", o->key_prefix, i);
+    if (s == NATS_OK)
+        s = natsMsg_Create(&m, o->subject, reply, body, (int)strlen(body));
+    if (s == NATS_OK && !o->no_key)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", key);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(nc, m);
+    natsMsg_Destroy(m);
+    free(body);
+    if (s != NATS_OK) {
+        char why[160];
+        snprintf(why, sizeof(why), "publish: %s", natsStatus_GetText(s));
+        pthread_mutex_lock(&run->mu);
+        if (run->reqs[i].state == REQ_INFLIGHT && run->reqs[i].attempts == attempt)
+            load_unanswered(run, o, i, why);
+        pthread_mutex_unlock(&run->mu);
+    }
+}
+
+/* Resend the requests whose retry is due, while there is room in flight. mu held on
+ * entry and exit. */
+static void
+load_resend_due(load_run *run, const load_opts *o, natsConnection *nc, const char *inbox)
+{
+    int64_t now = load_now();
+
+    for (long k = 0; k < run->nretry && run->inflight < o->inflight;) {
+        long i = run->retryq[k];
+        load_req *r = &run->reqs[i];
+        int attempt;
+
+        if (r->state != REQ_RETRY) { /* answered late meanwhile */
+            run->retryq[k] = run->retryq[--run->nretry];
+            continue;
+        }
+        if (r->t_retry > now) {
+            k++;
+            continue;
+        }
+        run->retryq[k] = run->retryq[--run->nretry];
+        r->state = REQ_INFLIGHT;
+        r->t_attempt = now;
+        attempt = ++r->attempts;
+        run->inflight++;
+        run->retries++;
+        pthread_mutex_unlock(&run->mu);
+        load_send(run, o, nc, inbox, i, attempt);
+        pthread_mutex_lock(&run->mu);
+    }
+}
+
+/* Send every request (bounded in flight, paced), then wait for the answers
+ * (retrying) and the decisions. */
 static long
 load_drive(load_run *run, const load_opts *o, natsConnection *nc, const char *inbox, int64_t t0,
            int64_t deadline)
@@ -917,9 +1123,6 @@ load_drive(load_run *run, const load_opts *o, natsConnection *nc, const char *in
     long sent = 0;
 
     for (long i = 0; i < o->orders; i++) {
-        char reply[128], *body;
-        natsStatus s;
-
         if (o->rate > 0) {
             int64_t due = t0 + (int64_t)((double)i / o->rate * 1e9), now = load_now();
             if (due > now) {
@@ -928,41 +1131,31 @@ load_drive(load_run *run, const load_opts *o, natsConnection *nc, const char *in
             }
         }
         pthread_mutex_lock(&run->mu);
+        load_resend_due(run, o, nc, inbox);
         while (run->inflight >= o->inflight && load_now() < deadline) {
             load_wait(run, deadline);
             load_sweep(run, o, sent);
+            load_resend_due(run, o, nc, inbox);
         }
         if (load_now() >= deadline) {
             pthread_mutex_unlock(&run->mu);
             break;
         }
         run->reqs[i].state = REQ_INFLIGHT;
-        run->reqs[i].t_send = load_now();
+        run->reqs[i].t_send = run->reqs[i].t_attempt = load_now();
+        run->reqs[i].attempts = 1;
         run->inflight++;
         pthread_mutex_unlock(&run->mu);
         sent++;
-        snprintf(reply, sizeof(reply), "%s.%ld", inbox, i);
-        body = load_order_json(o, i);
-        s = body ? natsConnection_PublishRequest(nc, o->subject, reply, body, (int)strlen(body))
-                 : NATS_NO_MEMORY;
-        free(body);
-        if (s != NATS_OK) {
-            pthread_mutex_lock(&run->mu);
-            if (run->reqs[i].state == REQ_INFLIGHT) {
-                run->reqs[i].state = REQ_NOREPLY;
-                run->inflight--;
-                run->noreply++;
-                snprintf(run->first_error, sizeof(run->first_error), "publish: %s",
-                         natsStatus_GetText(s));
-            }
-            pthread_mutex_unlock(&run->mu);
-        }
+        load_send(run, o, nc, inbox, i, 1);
     }
     natsConnection_Flush(nc);
     pthread_mutex_lock(&run->mu);
-    while (load_now() < deadline && (run->inflight > 0 || run->decided < run->accepted)) {
+    while (load_now() < deadline &&
+           (run->inflight > 0 || run->nretry > 0 || run->decided < run->accepted)) {
         load_wait(run, deadline);
         load_sweep(run, o, sent);
+        load_resend_due(run, o, nc, inbox);
     }
     pthread_mutex_unlock(&run->mu);
     return sent;
@@ -996,12 +1189,15 @@ main(int argc, char **argv)
     pthread_cond_init(&run.cv, &ca);
     pthread_condattr_destroy(&ca);
     run.nreqs = o.orders;
+    run.opts = &o;
     run.nslots = 1024;
     while (run.nslots < (size_t)o.orders * 4)
         run.nslots <<= 1;
     run.reqs = calloc((size_t)o.orders, sizeof(*run.reqs));
     run.slots = calloc(run.nslots, sizeof(*run.slots));
-    if (run.reqs == NULL || run.slots == NULL) {
+    /* A request is in the retry queue at most once at a time. */
+    run.retryq = calloc((size_t)o.orders, sizeof(*run.retryq));
+    if (run.reqs == NULL || run.slots == NULL || run.retryq == NULL) {
         fprintf(stderr, "jetway-orders-load: out of memory\n");
         goto out;
     }
@@ -1028,7 +1224,7 @@ main(int argc, char **argv)
     }
     s = natsInbox_Create(&inbox);
     if (s == NATS_OK) {
-        snprintf(wildcard, sizeof(wildcard), "%s.*", (const char *)inbox);
+        snprintf(wildcard, sizeof(wildcard), "%s.*.*", (const char *)inbox);
         s = natsConnection_Subscribe(&subs[0], nc, wildcard, load_on_reply, &run);
     }
     /* Decisions first: none may slip by between a reply and the subscription. */
@@ -1062,7 +1258,10 @@ main(int argc, char **argv)
     pthread_mutex_lock(&run.mu);
     summary = load_summary(&run, &o, sent, t0);
     {
-        int ok = run.accepted > 0 && run.decided == run.accepted;
+        /* Every request answered (an order the client never heard of may
+         * still go on and be charged), every accepted order decided. */
+        int ok = run.accepted > 0 && run.decided == run.accepted &&
+                 load_unanswered_final(&run, sent) == 0 && run.conflicting == 0;
         pthread_mutex_unlock(&run.mu);
         if (o.redis_url != NULL && load_redis_checks(&o, summary) != 0)
             ok = 0;
@@ -1090,6 +1289,7 @@ out:
     cJSON_Delete(summary);
     free(run.reqs);
     free(run.slots);
+    free(run.retryq);
     pthread_mutex_destroy(&run.mu);
     pthread_cond_destroy(&run.cv);
     return rc;

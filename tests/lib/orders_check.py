@@ -8,8 +8,12 @@ tests/tools/stream_dump), the audit directory and Redis. Run it only once
 the system is quiet (every consumer drained).
 
 Checks, each printed as a failure when it does not hold:
-  * load: every request accepted and answered, every accepted order decided;
-  * ORDERS: one orders.created.v1 per accepted order, and exactly one
+  * load: every request accepted and answered (after the load tool's retries
+    with the same idempotency key: unanswered_final 0), every accepted order
+    decided;
+  * ORDERS: no order id has two orders.created.v1 (a retried request must
+    not create a second order); one orders.created.v1 per accepted order,
+    and exactly one
     decision (orders.confirmed.v1 or orders.cancelled.v1) per accepted
     order, the one `jetway-orders-load` saw, with its reason; no event of an order
     nobody accepted, but the --injected messages of a test, and no event
@@ -147,8 +151,17 @@ def main():
     n_acc = sum(s.get("accepted", 0) for s in summaries)
     counts["sent"] = sent
     counts["accepted"] = n_acc
+    counts["retries"] = sum(s.get("retries", 0) for s in summaries)
+    counts["replayed"] = sum(s.get("replayed", 0) for s in summaries)
+    counts["unanswered_attempts"] = sum(s.get("unanswered", 0) for s in summaries)
     for s in summaries:
-        check(s.get("unanswered") == 0, "load: %s requests unanswered" % s.get("unanswered"))
+        # Attempts may go unanswered (a role killed); the request, retried
+        # with its key, must be answered in the end. Older summaries lack
+        # unanswered_final: then no attempt may go unanswered.
+        final = s.get("unanswered_final", s.get("unanswered"))
+        check(final == 0, "load: %s requests never answered" % final)
+        check(not s.get("conflicting_answers"),
+              "load: %s requests answered with two order ids" % s.get("conflicting_answers"))
         check(s.get("rejected") == 0,
               "load: %s requests rejected (%s)" % (s.get("rejected"), s.get("first_error")))
         check(s.get("undecided") == 0, "load: %s orders undecided" % s.get("undecided"))
@@ -199,6 +212,10 @@ def main():
 
     created = by["orders.created.v1"]
     counts["created"] = len(created)
+    twice = {o: len(ms) for o, ms in created.items() if len(ms) > 1}
+    counts["duplicate_created"] = len(twice)
+    check(not twice, "%d order ids with more than one orders.created.v1, e.g. %s"
+          % (len(twice), list(twice.items())[:3]))
     counts["confirmed"] = len(by["orders.confirmed.v1"])
     counts["cancelled"] = len(by["orders.cancelled.v1"])
     missing = [o for o in accepted if n_of("orders.created.v1", o) != 1]

@@ -619,6 +619,77 @@ test_order(void)
     report(before, "order: decide once, first outcome wins, republish until marked");
 }
 
+/* ORDER_SCRIPT_IDEM_BEGIN of key hash k, order o, fingerprint fp; {status, order id}. */
+static redisReply *
+idem_begin(redisContext *c, const char *k, const char *o, const char *fp, const char *ttl)
+{
+    char rk[128], sk[128];
+    const char *keys[] = {rk, sk};
+    const char *args[] = {o, fp, ttl};
+
+    snprintf(rk, sizeof(rk), "ord:idem:%s", k);
+    snprintf(sk, sizeof(sk), "ord:%s", o);
+    return eval(c, ORDER_SCRIPT_IDEM_BEGIN, 2, keys, 3, args);
+}
+
+static long long
+idem_accepted(redisContext *c, const char *k)
+{
+    char rk[128];
+    const char *keys[] = {rk};
+
+    snprintf(rk, sizeof(rk), "ord:idem:%s", k);
+    redisReply *r = eval(c, ORDER_SCRIPT_IDEM_ACCEPTED, 1, keys, 0, NULL);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static int
+idem_is(redisReply *r, const char *st, const char *oid)
+{
+    int ok = strcmp(el(r, 0), st) == 0 && strcmp(el(r, 1), oid) == 0;
+    if (!ok)
+        fprintf(stderr, "  got {%s, %s}, want {%s, %s}\n", el(r, 0), el(r, 1), st, oid);
+    freeReplyObject(r);
+    return ok;
+}
+
+static void
+test_order_idem(void)
+{
+    int before = failures;
+    redisContext *c = conn();
+    redisReply *r;
+
+    CHECK(idem_is(idem_begin(c, "k1", "o1", "fp", "0"), "NEW", "o1"), "first use");
+    CHECK(idem_is(idem_begin(c, "k1", "o1", "fp", "0"), "PENDING", "o1"),
+          "a retry before the PubAck is recorded publishes again");
+    CHECK(idem_is(idem_begin(c, "k1", "o1", "other", "0"), "MISMATCH", "o1"),
+          "another request under the key");
+    CHECK(idem_accepted(c, "k1") == 1, "mark accepted");
+    CHECK(idem_is(idem_begin(c, "k1", "o1", "fp", "0"), "DONE", "o1"), "then answered");
+    CHECK(idem_is(idem_begin(c, "k1", "o1", "other", "0"), "MISMATCH", "o1"), "still refused");
+    CHECK(idem_accepted(c, "gone") == 0, "no record made by the mark");
+    r = redisCommand(c, "EXISTS ord:idem:gone");
+    CHECK(r && r->integer == 0, "ord:idem:gone");
+    freeReplyObject(r);
+    /* the PubAck never recorded, but payment or inventory answered: published */
+    CHECK(idem_is(idem_begin(c, "k2", "o2", "fp", "0"), "NEW", "o2"), "k2");
+    freeReplyObject(ord_record(c, "o2", "payment", "completed"));
+    CHECK(idem_is(idem_begin(c, "k2", "o2", "fp", "0"), "DONE", "o2"), "k2 known by its state");
+    /* the record expired, the order's state lives: answered, not published */
+    freeReplyObject(ord_record(c, "o3", "payment", "completed"));
+    CHECK(idem_is(idem_begin(c, "k3", "o3", "fp", "0"), "DONE", "o3"), "k3 after expiry");
+    /* TTL */
+    CHECK(idem_is(idem_begin(c, "k4", "o4", "fp", "60000"), "NEW", "o4"), "k4");
+    r = redisCommand(c, "PTTL ord:idem:k4");
+    CHECK(r && r->integer > 0 && r->integer <= 60000, "k4 has its TTL");
+    freeReplyObject(r);
+    redisFree(c);
+    report(before, "order: idempotency keys: record once, answer, republish until accepted");
+}
+
 static int decided_count;
 static pthread_mutex_t decided_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -678,6 +749,7 @@ main(int argc, char **argv)
     test_payment();
     test_payment_race();
     test_order();
+    test_order_idem();
     test_order_race();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

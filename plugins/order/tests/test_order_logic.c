@@ -1,7 +1,9 @@
 /*
  * test_order_logic.c -- the order plugin against a fake host: request
  * validation (bad requests get an error reply and publish nothing), the
- * accept-after-PubAck rule, event validation (REJECT with a precise
+ * accept-after-PubAck rule, idempotency keys (the order id derived from
+ * the key, a repeat answered without a second publish, a repeat after a
+ * crash published again under the same message id), event validation (REJECT with a precise
  * reason) and what it does with each answer of the decision script.
  */
 #include <setjmp.h>
@@ -48,6 +50,16 @@ request(const char *json)
     m.deliveries = 0;
     m.dedup_key = NULL;
     m.claim_token = NULL;
+    m.message_id = NULL; /* no Nats-Msg-Id header: no idempotency key */
+    return m;
+}
+
+/* A request with an idempotency key in its Nats-Msg-Id header. */
+static jw_msg
+keyed_request(const char *json, const char *key)
+{
+    jw_msg m = request(json);
+    m.message_id = key;
     return m;
 }
 
@@ -410,6 +422,213 @@ test_create_async(void **state)
     P->fini(ctx);
 }
 
+#define KEYED_ORDER                                                                          \
+    "{\"customer_id\":\"c-1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"total_amount\":9," \
+    "\"currency\":\"EUR\"}"
+/* The same order, its members in another order and spacing, the key in the body. */
+#define KEYED_ORDER_BODY_KEY                                                                   \
+    "{ \"currency\":\"EUR\", \"idempotency_key\":\"k-1\", \"total_amount\":9,\"customer_id\":" \
+    "\"c-1\",\"items\":[{\"qty\":2,\"sku\":\"SKU-1\"}]}"
+
+/*
+ * The key -> order id path: the id is ord- and 32 hex digits, the same for
+ * the same key whether it comes as Nats-Msg-Id or as the body's
+ * idempotency_key, another for another key; the record script gets the
+ * key's record, the order's state key, the id and the request's
+ * fingerprint (equal for the same order however it is spelled).
+ */
+static void
+test_key_derives_order_id(void **state)
+{
+    jw_msg a = keyed_request(KEYED_ORDER, "k-1"), b = request(KEYED_ORDER_BODY_KEY);
+    jw_msg c = keyed_request(KEYED_ORDER, "k-2");
+    char oid[128], fp[128];
+
+    fh_queue_strings("NEW", "x", NULL); /* "x": the plugin answers the id the script returns */
+    fh_queue_int(1);
+    fh_handle(P, *state, &a);
+    assert_int_equal(fh.nevals, 2);
+    assert_ptr_equal(fh.evals[0].script, ORDER_SCRIPT_IDEM_BEGIN);
+    assert_int_equal(fh.evals[0].nkeys, 2);
+    snprintf(oid, sizeof(oid), "%s", fh.evals[0].args[0]);
+    snprintf(fp, sizeof(fp), "%s", fh.evals[0].args[1]);
+    assert_int_equal(strlen(oid), 4 + 32);
+    assert_memory_equal(oid, "ord-", 4);
+    assert_int_equal(strspn(oid + 4, "0123456789abcdef"), 32);
+    assert_int_equal(strlen(fp), 64);
+    assert_true(strncmp(fh.evals[0].keys[0], "ord:idem:", 9) == 0);
+    assert_int_equal(strlen(fh.evals[0].keys[0]), 9 + 64);
+    assert_string_not_equal(fh.evals[0].keys[0] + 9, oid + 4); /* different hashes */
+    assert_string_equal(fh.evals[0].keys[1] + 4, oid);
+    assert_memory_equal(fh.evals[0].keys[1], "ord:", 4);
+    assert_string_equal(fh.evals[0].args[2], "1000"); /* idempotency_ttl */
+    assert_ptr_equal(fh.evals[1].script, ORDER_SCRIPT_IDEM_ACCEPTED);
+    assert_string_equal(fh.evals[1].keys[0], fh.evals[0].keys[0]);
+    assert_string_equal(fh_str(fh.response, "order_id"), "x");
+
+    fh_queue_strings("NEW", "y", NULL);
+    fh_queue_int(1);
+    fh_handle(P, *state, &b);
+    assert_string_equal(fh.evals[2].args[0], oid);
+    assert_string_equal(fh.evals[2].args[1], fp);
+    assert_string_equal(fh.evals[2].keys[0], fh.evals[0].keys[0]);
+
+    fh_queue_strings("NEW", "z", NULL);
+    fh_queue_int(1);
+    fh_handle(P, *state, &c);
+    assert_string_not_equal(fh.evals[4].args[0], oid);
+    assert_string_not_equal(fh.evals[4].keys[0], fh.evals[0].keys[0]);
+    assert_string_equal(fh.evals[4].args[1], fp); /* the same order, another key */
+}
+
+/*
+ * A repeated request: the first is recorded and published (the publish
+ * waits for its PubAck, even on a 1.1 host), then marked accepted; the
+ * repeat (DONE) gets the same answer, marked replayed, and publishes
+ * nothing; a repeat of a request whose PubAck was never recorded (a crash,
+ * PENDING) publishes again under the same message id, then answers.
+ */
+static void
+test_repeated_request_answers_first(void **state)
+{
+    void *ctx = NULL;
+    char err[256] = "";
+    jw_msg m = keyed_request(KEYED_ORDER, "key-abc");
+    char oid[64], mid[96];
+
+    (void)state;
+    assert_int_equal(
+        P->init(&fh_host11, NULL, "{\"idempotency_ttl\":5000}", &ctx, err, sizeof(err)), 0);
+    fh_queue_strings("NEW", "ord-0123456789abcdef0123456789abcdef", NULL);
+    fh_queue_int(1);
+    fh_handle(P, ctx, &m);
+    assert_int_equal(fh.npubs, 1);
+    assert_false(fh.pubs[0].async);
+    assert_string_equal(fh.pubs[0].subject, "orders.created.v1");
+    snprintf(oid, sizeof(oid), "%s", fh_str(fh.response, "order_id"));
+    assert_string_equal(oid, "ord-0123456789abcdef0123456789abcdef");
+    snprintf(mid, sizeof(mid), "orders.created:%s", oid);
+    assert_string_equal(fh.pubs[0].msg_id, mid);
+    assert_string_equal(fh_str(fh.pubs[0].doc, "order_id"), oid);
+    assert_null(cJSON_GetObjectItem(fh.pubs[0].doc, "idempotency_key"));
+    assert_string_equal(fh_str(fh.response, "status"), "accepted");
+    assert_null(cJSON_GetObjectItem(fh.response, "replayed"));
+    assert_string_equal(fh.evals[0].args[2], "5000");
+    assert_ptr_equal(fh.evals[1].script, ORDER_SCRIPT_IDEM_ACCEPTED);
+
+    /* the repeat: same answer, nothing published, nothing marked */
+    fh_queue_strings("DONE", oid, NULL);
+    fh_handle(P, ctx, &m);
+    assert_int_equal(fh.npubs, 1);
+    assert_int_equal(fh.nevals, 3);
+    assert_int_equal(fh.nresponses, 2);
+    assert_string_equal(fh_str(fh.response, "order_id"), oid);
+    assert_string_equal(fh_str(fh.response, "status"), "accepted");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fh.response, "replayed")));
+
+    /* after a crash between the record and the PubAck: published again, same id */
+    fh_queue_strings("PENDING", oid, NULL);
+    fh_queue_int(1);
+    fh_handle(P, ctx, &m);
+    assert_int_equal(fh.npubs, 2);
+    assert_string_equal(fh.pubs[1].msg_id, mid);
+    assert_string_equal(fh_str(fh.pubs[1].doc, "order_id"), oid);
+    assert_ptr_equal(fh.evals[4].script, ORDER_SCRIPT_IDEM_ACCEPTED);
+    assert_string_equal(fh_str(fh.response, "order_id"), oid);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fh.response, "replayed")));
+    assert_int_equal(fh_counter("orders_accepted"), 1);
+    assert_int_equal(fh_counter("orders_replayed"), 2);
+    assert_int_equal(fh_counter("orders_without_key"), 0);
+
+    /* the PubAck does not come: unavailable, and the record is not marked */
+    fh.publish_rc = JW_ETIMEDOUT;
+    fh_queue_strings("PENDING", oid, NULL);
+    fh_handle(P, ctx, &m);
+    assert_string_equal(fh_str(fh.response, "error"), "unavailable");
+    assert_int_equal(fh.nevals, 6);
+    assert_int_equal(fh_counter("orders_unavailable"), 1);
+    fh_drop_unused();
+    P->fini(ctx);
+}
+
+/* Misuse of a key, and Redis trouble, get clear answers and publish nothing. */
+static void
+test_key_refusals(void **state)
+{
+    static const struct {
+        const char *key, *json, *error;
+    } cases[] = {
+        {"k", KEYED_ORDER_BODY_KEY, "idempotency_key: differs from the Nats-Msg-Id header"},
+        {NULL,
+         "{\"idempotency_key\":5,\"customer_id\":\"c\",\"items\":[{\"sku\":\"A\",\"qty\":1}],"
+         "\"total_amount\":1,\"currency\":\"EUR\"}",
+         "idempotency_key: must be a string"},
+        {"has space", KEYED_ORDER,
+         "idempotency_key: must be 1 to 255 printable ASCII characters without spaces"},
+        {"", KEYED_ORDER,
+         "idempotency_key: must be 1 to 255 printable ASCII characters without spaces"},
+    };
+    char longkey[300];
+    jw_msg m;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        m = cases[i].key ? keyed_request(cases[i].json, cases[i].key) : request(cases[i].json);
+        fh_handle(P, *state, &m);
+        assert_string_equal(fh_str(fh.response, "error"), cases[i].error);
+    }
+    memset(longkey, 'k', 256);
+    longkey[256] = '\0';
+    m = keyed_request(KEYED_ORDER, longkey);
+    fh_handle(P, *state, &m);
+    assert_string_equal(
+        fh_str(fh.response, "error"),
+        "idempotency_key: must be 1 to 255 printable ASCII characters without spaces");
+    longkey[255] = '\0'; /* 255 bytes: fine */
+    m = keyed_request(KEYED_ORDER, longkey);
+    fh_queue_strings("MISMATCH", "ord-1", NULL);
+    fh_handle(P, *state, &m);
+    assert_string_equal(fh_str(fh.response, "error"),
+                        "idempotency_key: already used for a different order request");
+    /* Redis down, a script error, a reply of no known status */
+    fh_handle(P, *state, &m);
+    assert_string_equal(fh_str(fh.response, "error"), "unavailable");
+    fh_queue_error("ERR boom");
+    fh_handle(P, *state, &m);
+    assert_string_equal(fh_str(fh.response, "error"), "unavailable");
+    fh_queue_strings("WHAT", "ord-1", NULL);
+    fh_handle(P, *state, &m);
+    assert_string_equal(fh_str(fh.response, "error"), "unavailable");
+    assert_int_equal(fh.npubs, 0);
+    assert_int_equal(fh_counter("orders_accepted"), 0);
+    assert_int_equal(fh_counter("orders_invalid"), 6);
+    assert_int_equal(fh_counter("orders_unavailable"), 3);
+}
+
+/* require_idempotency_key: a request without a key is refused, with a key accepted. */
+static void
+test_require_key(void **state)
+{
+    void *ctx = NULL;
+    char err[256] = "";
+    jw_msg m = request(GOOD_ORDER);
+
+    (void)state;
+    assert_int_equal(
+        P->init(&fh_host, NULL, "{\"require_idempotency_key\":true}", &ctx, err, sizeof(err)), 0);
+    fh_handle(P, ctx, &m);
+    assert_string_equal(
+        fh_str(fh.response, "error"),
+        "idempotency_key: missing (send a Nats-Msg-Id header or an idempotency_key field)");
+    assert_int_equal(fh.npubs, 0);
+    m = keyed_request(GOOD_ORDER, "k");
+    fh_queue_strings("NEW", "ord-1", NULL);
+    fh_queue_int(1);
+    fh_handle(P, ctx, &m);
+    assert_string_equal(fh_str(fh.response, "order_id"), "ord-1");
+    assert_int_equal(fh.npubs, 1);
+    P->fini(ctx);
+}
+
 int
 main(void)
 {
@@ -427,6 +646,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_init_refuses_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_marks_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_async, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_derives_order_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_request_answers_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_require_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
