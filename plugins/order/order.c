@@ -333,6 +333,7 @@ out:
 static int
 order_id_of_key(const char *key, char out[ORDER_ID_LEN + 1])
 {
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): order_sha256_hex terminates it
     memcpy(out, "ord-", 4);
     return order_sha256_hex("orders.create key\n", key, strlen(key), out + 4, 16);
 }
