@@ -76,7 +76,8 @@ exchange(const char *sock_path, const char *line, int timeout_ms, char *ans, siz
     for (;;) {
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        long left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        long left =
+            timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
         if (pr < 0 && errno == EINTR)

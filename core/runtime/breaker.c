@@ -31,17 +31,17 @@ struct rt_ctl {
     atomic_int armed;    /* cfg.enabled, for the lock-free fast paths */
     stats_consumer *st;  /* the gauges; registry-owned, lives as long */
     pthread_mutex_t mu;
-    cfg_breaker cfg;        /* under mu */
-    int state;              /* under mu: BRK_* */
-    int streak;             /* under mu: RETRYs in a row */
-    uint64_t streak_first;  /* under mu: clock_mono_ns() of the streak's first */
+    cfg_breaker cfg;       /* under mu */
+    int state;             /* under mu: BRK_* */
+    int streak;            /* under mu: RETRYs in a row */
+    uint64_t streak_first; /* under mu: clock_mono_ns() of the streak's first */
     uint64_t streak_seq[STREAK_SEQS];
-    uint64_t open_until;    /* under mu: BRK_OPEN until then */
-    uint64_t probe_until;   /* under mu: BRK_HALF: a probe is out until then */
-    atomic_int ndisc;       /* discount entries in use (the fast path reads it) */
-    discount *disc;         /* under mu: CTL_DISCOUNT_MAX slots, allocated on first use */
-    size_t disc_next;       /* under mu: the slot replaced when all are used */
-    struct rt_ctl *next;    /* registry */
+    uint64_t open_until;  /* under mu: BRK_OPEN until then */
+    uint64_t probe_until; /* under mu: BRK_HALF: a probe is out until then */
+    atomic_int ndisc;     /* discount entries in use (the fast path reads it) */
+    discount *disc;       /* under mu: CTL_DISCOUNT_MAX slots, allocated on first use */
+    size_t disc_next;     /* under mu: the slot replaced when all are used */
+    struct rt_ctl *next;  /* registry */
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -132,8 +132,9 @@ ctl_operator(const char *name, int pause, char *msg, size_t msglen)
         snprintf(msg, msglen, "consumer %s %s", name, was ? "was already paused" : "paused");
     else
         snprintf(msg, msglen, "consumer %s %s%s", name, was ? "resumed" : "was not paused",
-                 brk == BRK_CLOSED ? "" : " (its circuit breaker is open: it fetches after the "
-                                          "breaker's probe succeeds)");
+                 brk == BRK_CLOSED ? ""
+                                   : " (its circuit breaker is open: it fetches after the "
+                                     "breaker's probe succeeds)");
     log_info("%s (operator)", msg);
     return 0;
 }

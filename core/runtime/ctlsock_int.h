@@ -15,7 +15,7 @@
 
 #include "rt_int.h"
 
-#define CTLSOCK_LINE_MAX  512
+#define CTLSOCK_LINE_MAX   512
 #define CTLSOCK_TIMEOUT_MS 5000
 
 /* Listen at r->pid_file + ".sock" (no-op without a pid file). Returns 0, or
