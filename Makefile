@@ -172,7 +172,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 6
 
 .PHONY: fuzz fuzz-build fuzz-bins fuzz-smoke lint
-.PHONY: FORCE all plugins check-layers test unit integration test-asan asan tsan valgrind demo bench install clean \
+.PHONY: FORCE all plugins check-layers test unit integration test-asan asan tsan valgrind demo drill bench install clean \
         format format-check deps check-deps soak
 .PHONY: uninstall man
 
@@ -397,6 +397,11 @@ SOAK_SECONDS ?= 600
 soak: deps all
 	@scripts/deps soak
 	SOAK_SECONDS=$(SOAK_SECONDS) JETWAY_BUILD=$(BUILD) scripts/soak
+
+# The payment gateway outage drill, with and without the circuit breaker
+# (issue 18): prints the outage report side by side.
+drill: deps all
+	@JETWAY_BUILD=$(BUILD) scripts/drill
 
 demo: deps all
 	@JETWAY_BUILD=$(BUILD) scripts/demo

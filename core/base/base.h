@@ -330,6 +330,9 @@ typedef enum {
     STATS_NDEDUP
 } stats_dedup;
 
+#define STATS_PAUSED_OPERATOR 1 /* jetway consumer pause / POST .../pause */
+#define STATS_PAUSED_BREAKER  2 /* circuit breaker open or half-open */
+
 typedef struct stats_consumer {
     char name[128];
     char stream[128];
@@ -352,6 +355,12 @@ typedef struct stats_consumer {
     atomic_int_fast64_t server_ack_pending;
     atomic_int_fast64_t server_redelivered;
     atomic_int bound; /* 1 while the consumer is bound on the server */
+    /* Written by runtime/breaker.c: STATS_PAUSED_* bits (0 = fetching) and
+     * the breaker's state (0 closed, 1 open, 2 half-open). */
+    atomic_int paused;
+    atomic_int breaker;
+    atomic_uint_fast64_t breaker_opened;    /* times the breaker opened */
+    atomic_uint_fast64_t outage_deliveries; /* RETRYs not counted toward max_deliver */
 
     struct stats_consumer *next;
 } stats_consumer;

@@ -15,6 +15,7 @@ int cmd_dlq(int argc, char **argv);       /* cmd_dlq.c: ls, show, replay */
 int cmd_pub(int argc, char **argv);       /* cmd_pub.c: publish test messages */
 int cmd_reload(int argc, char **argv);    /* cmd_reload.c: SIGHUP by pid file, wait outcome */
 int cmd_plugin(int argc, char **argv);    /* cmd_plugin.c: describe a plugin .so */
+int cmd_consumer(int argc, char **argv);  /* cmd_consumer.c: pause/resume by pid file */
 
 /* Shared option helper: true when argv has -h or --help. */
 int cmd_wants_help(int argc, char **argv);

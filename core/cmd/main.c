@@ -25,6 +25,7 @@ static const command commands[] = {
     {"check", cmd_check, "validate a config file and print the normalized topology"},
     {"provision", cmd_provision, "create or update the declared streams and consumers"},
     {"reload", cmd_reload, "make a running jetway reload its config (by pid file)"},
+    {"consumer", cmd_consumer, "pause or resume a consumer of a running jetway (by pid file)"},
     {"dlq", cmd_dlq, "list, show and replay dead letters"},
     {"pub", cmd_pub, "publish messages to JetStream (testing, smoke checks)"},
     {"plugin", cmd_plugin, "describe a plugin: name, version, ABI, options"},

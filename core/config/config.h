@@ -144,6 +144,21 @@ typedef struct cfg_dedup {
     cfg_loc loc;
 } cfg_dedup;
 
+/*
+ * A consumer's circuit breaker (runtime/breaker.c): `consecutive_retries`
+ * RETRY verdicts in a row, the first and the last within `window`, open it:
+ * fetching pauses for `cool_down`, then one message probes (half-open) and
+ * an ACK or REJECT closes it. Deliveries spent on a RETRY while it is open
+ * (and the streak that opened it) do not count toward max_deliver.
+ */
+typedef struct cfg_breaker {
+    bool enabled;            /* a `breaker` section is present */
+    int consecutive_retries; /* default 5 */
+    int64_t window_ms;       /* default 10s */
+    int64_t cool_down_ms;    /* default 30s */
+    cfg_loc loc;
+} cfg_breaker;
+
 typedef struct cfg_plugin {
     char *name;      /* instance name the consumers' `handler` refers to */
     char *file;      /* file name inside plugins.dir (no '/'), default "<name>.so" */
@@ -192,6 +207,7 @@ typedef struct cfg_consumer {
     char *dead_letter; /* subject for letters, or NULL = log and TERM is refused: letters are
                           required when max_deliver is finite */
     cfg_dedup dedup;
+    cfg_breaker breaker;
     bool prune; /* delete the durable when removed by a reload */
     cfg_loc loc;
 } cfg_consumer;

@@ -17,12 +17,12 @@
 
 #define MAX_COUNT 1000000
 
-static const char *const consumer_keys[] = {
-    "name",        "stream",      "filter_subject", "handler",
-    "ack_wait",    "max_deliver", "backoff",        "max_ack_pending",
-    "concurrency", "batch",       "deliver_policy", "start_sequence",
-    "start_time",  "dead_letter", "dedup",          "prune",
-    NULL};
+static const char *const consumer_keys[] = {"name",       "stream",          "filter_subject",
+                                            "handler",    "ack_wait",        "max_deliver",
+                                            "backoff",    "max_ack_pending", "concurrency",
+                                            "batch",      "deliver_policy",  "start_sequence",
+                                            "start_time", "dead_letter",     "dedup",
+                                            "prune",      "breaker",         NULL};
 
 /* backoff: a list of durations (> 0), or one duration. */
 static void
@@ -119,6 +119,29 @@ parse_dedup(cfg_ctx *c, const cfgnode *it, cfg_consumer *k, bool has_redis, bool
     cfg_path_pop(c, m);
 }
 
+/* The optional circuit breaker (cfg_breaker in config.h). */
+static void
+parse_breaker(cfg_ctx *c, const cfgnode *it, cfg_consumer *k)
+{
+    static const char *const keys[] = {"consecutive_retries", "window", "cool_down", NULL};
+    bool bad;
+    const cfgnode *b = cfg_get_section(c, it, "breaker", &bad);
+    cfg_breaker *bk = &k->breaker;
+    bk->consecutive_retries = 5;
+    bk->window_ms = 10000;
+    bk->cool_down_ms = 30000;
+    if (b == NULL)
+        return;
+    size_t m = cfg_path_key(c, "breaker");
+    bk->enabled = true;
+    bk->loc = (cfg_loc){b->line, b->column};
+    cfg_check_keys(c, b, keys);
+    cfg_get_intv(c, b, "consecutive_retries", 1, 10000, &bk->consecutive_retries);
+    cfg_get_duration(c, b, "window", 1, &bk->window_ms);
+    cfg_get_duration(c, b, "cool_down", 1, &bk->cool_down_ms);
+    cfg_path_pop(c, m);
+}
+
 /* deliver_policy and the start option it needs (and only it). */
 static void
 parse_deliver(cfg_ctx *c, const cfgnode *it, cfg_consumer *k)
@@ -198,6 +221,7 @@ parse_consumer(cfg_ctx *c, const cfgnode *it, cfg_consumer *k, bool has_redis)
         cfg_err_key(c, it, "dead_letter", "%s", err);
     cfg_get_bool(c, it, "prune", &k->prune);
     parse_dedup(c, it, k, has_redis, ack_ok);
+    parse_breaker(c, it, k);
 }
 
 static void

@@ -280,6 +280,12 @@ dump_consumer(FILE *fp, const cfg_consumer *k)
     kv_dur(fp, 6, "ttl", k->dedup.ttl_ms);
     kv_str(fp, 6, "on_unavailable", unavail[k->dedup.on_unavailable]);
     kv_bool(fp, 6, "require_fsync", k->dedup.require_fsync);
+    if (k->breaker.enabled) {
+        fputs("    breaker:\n", fp);
+        fprintf(fp, "      consecutive_retries: %d\n", k->breaker.consecutive_retries);
+        kv_dur(fp, 6, "window", k->breaker.window_ms);
+        kv_dur(fp, 6, "cool_down", k->breaker.cool_down_ms);
+    }
     kv_bool(fp, 4, "prune", k->prune);
 }
 

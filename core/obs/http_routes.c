@@ -63,6 +63,17 @@ http_default_ready(void *ud, char *reason, size_t reasonlen)
             break;
         }
     }
+    /* A paused consumer takes no work: say so, and why (operator first). */
+    for (stats_consumer *c = stats_consumers(); ready && c; c = c->next) {
+        int p = c->active ? atomic_load(&c->paused) : 0;
+        if (p) {
+            snprintf(reason, reasonlen, "consumer %s paused (%s)", c->name,
+                     (p & STATS_PAUSED_OPERATOR)     ? "operator"
+                     : atomic_load(&c->breaker) == 2 ? "circuit breaker half-open"
+                                                     : "circuit breaker open");
+            ready = 0;
+        }
+    }
     stats_unlock();
     return ready;
 }

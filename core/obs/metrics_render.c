@@ -14,6 +14,10 @@
  *   jetway_consumer_ack_pending_messages{C}      gauge (server)
  *   jetway_consumer_redelivered_messages{C}      gauge (server)
  *   jetway_consumer_bound{C}                     gauge
+ *   jetway_consumer_paused{C}                    gauge (1 operator, 2 breaker, 3 both)
+ *   jetway_consumer_breaker_state{C}             gauge (0 closed, 1 open, 2 half-open)
+ *   jetway_consumer_breaker_opened_total{C}      counter
+ *   jetway_consumer_outage_deliveries_total{C}   counter (RETRYs not counted toward max_deliver)
  *   jetway_dead_letters_total{C}                 counter
  *   jetway_dedup_total{C,outcome}                counter
  *   jetway_publishes_total{C}, jetway_publish_errors_total{C}
@@ -272,7 +276,16 @@ histogram(metrics_render_buf *b, const char *service, const char *name, const st
     end_u64(b, cum);
 }
 
-typedef enum { CF_RECEIVED, CF_PULLS, CF_BATCHES, CF_DEAD, CF_PUB, CF_PUBERR } consumer_counter;
+typedef enum {
+    CF_RECEIVED,
+    CF_PULLS,
+    CF_BATCHES,
+    CF_DEAD,
+    CF_PUB,
+    CF_PUBERR,
+    CF_BRK_OPENED,
+    CF_OUTAGE
+} consumer_counter;
 
 static uint64_t
 consumer_counter_value(stats_consumer *c, consumer_counter which)
@@ -290,6 +303,10 @@ consumer_counter_value(stats_consumer *c, consumer_counter which)
         return ld_u(&c->publishes);
     case CF_PUBERR:
         return ld_u(&c->publish_errors);
+    case CF_BRK_OPENED:
+        return ld_u(&c->breaker_opened);
+    case CF_OUTAGE:
+        return ld_u(&c->outage_deliveries);
     }
     return 0;
 }
@@ -306,7 +323,14 @@ consumer_counter_family(metrics_render_buf *b, const char *service, const char *
     }
 }
 
-typedef enum { CG_PENDING, CG_ACK_PENDING, CG_REDELIVERED, CG_BOUND } consumer_gauge;
+typedef enum {
+    CG_PENDING,
+    CG_ACK_PENDING,
+    CG_REDELIVERED,
+    CG_BOUND,
+    CG_PAUSED,
+    CG_BREAKER
+} consumer_gauge;
 
 /* Gauges from the server and the bound flag: active consumers only. */
 static void
@@ -330,6 +354,12 @@ consumer_gauge_family(metrics_render_buf *b, const char *service, const char *na
             break;
         case CG_BOUND:
             v = ld_int(&c->bound);
+            break;
+        case CG_PAUSED:
+            v = ld_int(&c->paused);
+            break;
+        case CG_BREAKER:
+            v = ld_int(&c->breaker);
             break;
         }
         open_sample(b, name, service);
@@ -393,10 +423,23 @@ render_consumers(metrics_render_buf *b, const char *service)
                           CG_REDELIVERED);
     consumer_gauge_family(b, service, "jetway_consumer_bound",
                           "1 while the consumer is bound to its durable on the server.", CG_BOUND);
+    consumer_gauge_family(b, service, "jetway_consumer_paused",
+                          "Non-zero while the consumer fetches nothing: 1 paused by the operator, "
+                          "2 by its circuit breaker, 3 both.",
+                          CG_PAUSED);
+    consumer_gauge_family(b, service, "jetway_consumer_breaker_state",
+                          "The consumer's circuit breaker: 0 closed, 1 open, 2 half-open.",
+                          CG_BREAKER);
 
     consumer_counter_family(b, service, "jetway_dead_letters_total",
                             "Messages published to the dead-letter subject, then terminated.",
                             CF_DEAD);
+    consumer_counter_family(b, service, "jetway_consumer_breaker_opened_total",
+                            "Times the consumer's circuit breaker opened.", CF_BRK_OPENED);
+    consumer_counter_family(b, service, "jetway_consumer_outage_deliveries_total",
+                            "RETRYs that met a downstream outage (breaker open or opening): "
+                            "not counted toward max_deliver.",
+                            CF_OUTAGE);
 
     family(b, "jetway_dedup_total", "counter", "Dedup claim outcomes.");
     for (stats_consumer *c = stats_consumers(); c; c = c->next) {

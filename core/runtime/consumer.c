@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "breaker_int.h"
 #include "gen_int.h"
 #include "settle_int.h"
 
@@ -124,6 +125,9 @@ rt_job_parse(rt_job *j)
         memset(&j->meta, 0, sizeof(j->meta));
         j->meta.delivered = 1;
     }
+    /* deliveries spent on a downstream outage do not count (breaker_int.h) */
+    uint64_t outage = breaker_discount(j->c->ctl, j->meta.stream_seq);
+    j->meta.delivered = j->meta.delivered > outage ? j->meta.delivered - outage : 1;
     const cfg_dedup *d = &cc->dedup;
     int header_first = !d->id_from || strcmp(d->id_from, "header") == 0;
     const char *field = d->id_field ? d->id_field : "message_id";
@@ -347,6 +351,8 @@ fetcher_refresh_due(fetcher *f)
 static int
 fetcher_paused(rt_consumer *c)
 {
+    if (ctl_holds(c->ctl)) /* the operator's pause, or the circuit breaker */
+        return 1;
     if (atomic_load(&c->dedup) && atomic_load(&c->r->redis_refused))
         return 1;
     return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
@@ -390,7 +396,7 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
         return -1;
     if (credits <= 0 || fetcher_paused(c))
         return 0;
-    return credits < batch ? credits : batch;
+    return ctl_cap(c->ctl, credits < batch ? credits : batch);
 }
 
 /*
@@ -697,6 +703,8 @@ consumer_start(rt_host *r, rt_gen *g, const cfg_consumer *cc)
     pool_queue_init(&c->q, cc->concurrency, settle_run_job, c);
     c->st = stats_consumer_get(cc->name, cc->stream, cc->handler);
     atomic_store(&c->st->bound, 0);
+    c->ctl = ctl_attach(cc->name, c->st);
+    ctl_configure(c->ctl, &cc->breaker);
     if (pthread_create(&c->thread, NULL, fetcher_main, c) != 0) {
         log_error("consumer %s: cannot start its fetcher thread", cc->name);
         rt_gen_unref(r, g, 1);
@@ -729,6 +737,7 @@ consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc)
     pthread_mutex_unlock(&c->mu);
     pool_queue_set_limit(c->r->pool, &c->q, cc->concurrency);
     stats_consumer_get(cc->name, cc->stream, cc->handler);
+    ctl_configure(c->ctl, &cc->breaker);
     rt_gen_unref(c->r, old, 1);
 }
 
@@ -769,6 +778,7 @@ consumer_free(rt_consumer *c)
     if (c->sub)
         natsSubscription_Destroy(c->sub);
     atomic_store(&c->st->bound, 0);
+    ctl_detach(c->ctl);
     while (c->free_jobs) {
         rt_job *j = c->free_jobs;
         c->free_jobs = (rt_job *)j->node.next;

@@ -175,9 +175,10 @@ struct rt_consumer {
     atomic_int pause_on_redis; /* dedup with on_unavailable: pause */
     pool_queue q;
     stats_consumer *st;
-    int removed;       /* loop: removed by reload, draining */
-    int prune;         /* loop: delete the durable once drained */
-    rt_consumer *next; /* loop: rt list */
+    struct rt_ctl *ctl; /* pause and breaker (breaker_int.h); NULL: neither */
+    int removed;        /* loop: removed by reload, draining */
+    int prune;          /* loop: delete the durable once drained */
+    rt_consumer *next;  /* loop: rt list */
 };
 
 /* A request/reply endpoint (core NATS queue subscription). */
@@ -226,6 +227,7 @@ struct rt_host {
     void *http;               /* http server, when configured */
     void *otlp;               /* span exporter, when configured */
     void *watch;              /* loop: the config watcher (run --watch-config), see watch_int.h */
+    void *ctlsock;            /* loop: the control socket next to the pid file, see ctlsock_int.h */
     int grace_expired;
     /* loop: CLAIMED jobs of one consumer gathered while claim replies are
      * read, handed to the pool 16 at a time or from run_check at the end of

@@ -22,6 +22,8 @@
 #include "rt_obs_int.h"
 #include "reload_int.h"
 #include "watch_int.h"
+#include "breaker_int.h" /* ops18: pause/breaker registry, control socket */
+#include "ctlsock_int.h"
 #include "service_int.h"
 #include "settle_int.h"
 
@@ -222,6 +224,7 @@ finish_loop(rt_host *r)
     uv_close((uv_handle_t *)&r->sig_hup, on_closed_noop);
     reload_close(r);
     watch_stop(r);
+    ctlsock_stop(r); /* ops18 */
     obs_stop_http(r);
     if (r->rds) {
         rds_stop(r->rds, rds_stopped, r);
@@ -627,8 +630,10 @@ rt_main(const rt_options *opts)
         begin_drain(r, "start-up failure");
     else if (opts->watch_config && watch_start(r) != 0)
         begin_drain(r, "start-up failure (--watch-config)");
-    if (r->pid_file)
+    if (r->pid_file) {
         write_pid_file(r->pid_file);
+        ctlsock_start(r); /* ops18: jetway consumer pause|resume */
+    }
     atomic_store(&stats.starting, 0);
     log_info("jetway running (pid %ld)", (long)getpid());
 
@@ -657,6 +662,7 @@ fail_cfg:
     obs_stop_http(r);
     config_free(cfg);
 out:
+    ctl_shutdown(); /* ops18: before the stats blocks it points to */
     stats_shutdown();
     free(r->config_path);
     free(r->pid_file);

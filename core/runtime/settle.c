@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "breaker_int.h"
 #include "consumer_int.h"
 #include "pubasync_int.h"
 #include "service_int.h"
@@ -264,12 +265,19 @@ apply_verdict(rt_job *j, jw_result *res)
     res->reason[sizeof(res->reason) - 1] = '\0';
     uint64_t dl = j->meta.delivered;
     int last = j->cc->max_deliver > 0 && dl >= (uint64_t)j->cc->max_deliver;
+    /* The circuit breaker hears every verdict (breaker_int.h); a RETRY
+     * that met an outage is NAKed even on the last delivery. */
+    int outage = 0;
+    if (res->verdict == JW_RETRY)
+        outage = breaker_retry(j->c->ctl, j->meta.stream_seq);
+    else
+        breaker_answered(j->c->ctl, j->meta.stream_seq);
     switch (res->verdict) {
     case JW_ACK:
         j->settle = SETTLE_ACK;
         break;
     case JW_RETRY:
-        if (last) {
+        if (last && !outage) {
             snprintf(j->reason, sizeof(j->reason),
                      "retries exhausted after %llu deliveries: %.180s", (unsigned long long)dl,
                      res->reason[0] ? res->reason : "handler asked to retry");

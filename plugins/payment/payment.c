@@ -40,7 +40,8 @@ typedef struct payment_ctx {
     double transient_rate; /* share of orders whose first attempt fails transiently */
     double decline_rate;   /* share of orders declined */
     int64_t seed;
-    uint32_t c_charges, c_declines, c_refunds, c_transient;
+    int gateway_down; /* simulated outage: every charge attempt fails, retryably */
+    uint32_t c_charges, c_declines, c_refunds, c_transient, c_outage;
 } payment_ctx;
 
 /* The simulated gateway's answer for one attempt. */
@@ -130,6 +131,14 @@ payment_prepare_charge(payment_ctx *ctx, payment_job *j)
         !oc_currency_ok(cur)) {
         oc_verdict(j->res, JW_REJECT, "%s: currency: must be three uppercase letters",
                    msg->subject);
+        return;
+    }
+    if (ctx->gateway_down) {
+        /* The outage switch (gateway_down: true, reloadable): what a
+         * gateway that does not answer looks like to the handler. */
+        ctx->host->counter_add(ctx->inst, ctx->c_outage, 1);
+        oc_verdict(j->res, JW_RETRY, "payment gateway unavailable (simulated outage) for %s",
+                   j->oid);
         return;
     }
     gw = payment_gateway(ctx, j->oid, msg->deliveries);
@@ -361,6 +370,7 @@ payment_init(const jw_host *host, jw_instance *inst, const char *config_json, vo
         ctx->decline_rate = v->valuedouble;
     if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(cfg, "seed")))
         ctx->seed = (int64_t)v->valuedouble;
+    ctx->gateway_down = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "gateway_down"));
     if (ctx->latency_ms < 0 || ctx->latency_ms > 60000) {
         snprintf(err, errlen, "latency: must be from 0 to 60s");
         goto fail;
@@ -378,7 +388,10 @@ payment_init(const jw_host *host, jw_instance *inst, const char *config_json, vo
         host->counter_register(inst, "refunds", "charges refunded", &ctx->c_refunds) != JW_OK ||
         host->counter_register(inst, "gateway_transient_errors",
                                "simulated transient gateway failures",
-                               &ctx->c_transient) != JW_OK) {
+                               &ctx->c_transient) != JW_OK ||
+        host->counter_register(inst, "gateway_outage_errors",
+                               "charge attempts refused by the simulated outage (gateway_down)",
+                               &ctx->c_outage) != JW_OK) {
         snprintf(err, errlen, "could not register counters");
         goto fail;
     }
@@ -403,6 +416,8 @@ static const jw_option payment_options[] = {
      "share of orders (0..1) whose first charge attempt fails transiently"},
     {"decline_rate", JW_OPT_FLOAT, "0", 0, "share of orders (0..1) the gateway declines"},
     {"seed", JW_OPT_INT, "1", 0, "seed of the per-order gateway decisions"},
+    {"gateway_down", JW_OPT_BOOL, "false", 0,
+     "simulate a gateway outage: every charge RETRYs (reload to switch)"},
     {NULL, 0, NULL, 0, NULL},
 };
 
