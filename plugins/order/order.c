@@ -266,7 +266,7 @@ order_request_key(const jw_msg *msg, const cJSON *req, const char **key, char *e
         return 0;
     /* Printable ASCII without spaces: safe in logs and JSON, and what UUIDs,
      * ULIDs and base64 keys are made of. */
-    for (n = 0; k[n] != '\0' && n <= ORDER_KEY_MAX; n++) {
+    for (n = 0; n <= ORDER_KEY_MAX && k[n] != '\0'; n++) {
         if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
             break;
     }
