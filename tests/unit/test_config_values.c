@@ -332,9 +332,8 @@ test_subst(void **state)
     assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_HOST:-x}}:1", &out, err, sizeof(err)), 0);
     assert_string_equal(out, "db.local:1");
     free(out);
-    assert_int_equal(cfg_subst("${JW_T_UNSET:-${JW_T_EMPTY:-lit}}/${JW_T_HOST}", &out, err,
-                               sizeof(err)),
-                     0);
+    assert_int_equal(
+        cfg_subst("${JW_T_UNSET:-${JW_T_EMPTY:-lit}}/${JW_T_HOST}", &out, err, sizeof(err)), 0);
     assert_string_equal(out, "lit/db.local");
     free(out);
     assert_int_equal(cfg_subst("${JW_T_HOST:-${JW_T_UNSET}}", &out, err, sizeof(err)), 0);
