@@ -612,6 +612,7 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
     s->ud = ud;
     s->port = bound_port(fd);
     int loopback = bound_loopback(fd);
+    http_set_control_allowed(loopback);
     int rc = uv_loop_init(&s->loop);
     if (rc < 0) {
         close(fd);

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -157,11 +158,72 @@ serve_readyz(http_ready_fn ready, void *ud, http_resp *r)
     resp_json(r, ok ? 200 : 503, o);
 }
 
+/* The control hook and whether it may be used (see obs.h). Written by the
+ * loop/main thread around http_start/http_stop, read by the HTTP thread. */
+static _Atomic(http_control_fn) control_fn;
+static atomic_int control_allowed;
+
+void
+http_set_control(http_control_fn fn)
+{
+    atomic_store(&control_fn, fn);
+}
+
+void
+http_set_control_allowed(int allowed)
+{
+    atomic_store(&control_allowed, allowed);
+}
+
+/* POST /consumers/NAME/pause|resume. NAME as the config allows it. */
+static void
+serve_control(const char *method, const char *target, http_resp *r)
+{
+    const char *name = target + strlen("/consumers/");
+    const char *slash = strchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : 0;
+    int pause = -1;
+    if (slash && strcmp(slash, "/pause") == 0)
+        pause = 1;
+    else if (slash && strcmp(slash, "/resume") == 0)
+        pause = 0;
+    int name_ok = n > 0 && n < 128;
+    for (size_t i = 0; name_ok && i < n; i++) {
+        char ch = name[i];
+        name_ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    }
+    http_control_fn fn = atomic_load(&control_fn);
+    if (pause < 0 || !name_ok || !fn) {
+        http_resp_text(r, 404, "not found\n");
+        return;
+    }
+    if (strcmp(method, "POST") != 0) {
+        http_resp_text(r, 405, "method not allowed (POST)\n");
+        return;
+    }
+    if (!atomic_load(&control_allowed)) {
+        http_resp_text(r, 403,
+                       "forbidden: control is answered on a loopback listener only; use "
+                       "jetway consumer pause|resume\n");
+        return;
+    }
+    char consumer[128], msg[256];
+    memcpy(consumer, name, n);
+    consumer[n] = '\0';
+    int rc = fn(consumer, pause, msg, sizeof(msg));
+    char text[300];
+    snprintf(text, sizeof(text), "%s %s\n", rc == 0 ? "ok" : "error", msg);
+    http_resp_text(r, rc == 0 ? 200 : 404, text);
+}
+
 void
 http_route(const char *method, const char *target, const char *service, http_ready_fn ready,
            void *ud, http_resp *r)
 {
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+    if (strncmp(target, "/consumers/", 11) == 0)
+        serve_control(method, target, r);
+    else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         http_resp_text(r, 405, "method not allowed\n");
     else if (strcmp(target, "/metrics") == 0)
         serve_metrics(service, ready ? ready : http_default_ready, ud, r);

@@ -211,6 +211,20 @@ void http_route(const char *method, const char *target, const char *service, htt
                 void *ud, http_resp *r);
 
 /*
+ * Operator control over HTTP: POST /consumers/NAME/pause and .../resume
+ * (no body) call `fn`, which returns 0 (done; msg says what happened) or -1
+ * (no such consumer; msg says so). Answered only while the listener is
+ * bound to a loopback address (http_start sets that; the endpoint has no
+ * access control of its own), else 403. fn runs on the HTTP thread and
+ * must be thread-safe; NULL (the default) answers 404. Set before
+ * http_start, cleared after http_stop.
+ */
+typedef int (*http_control_fn)(const char *consumer, int pause, char *msg, size_t msglen);
+void http_set_control(http_control_fn fn);
+/* http.c: whether the listener is loopback-only (control allowed). */
+void http_set_control_allowed(int allowed);
+
+/*
  * status -- the live status page: GET / (index.html), /status.css,
  * /status.js (compiled into the binary from core/obs/status/, served with a
  * Content-Security-Policy that allows nothing but these files and

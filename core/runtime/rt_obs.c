@@ -8,6 +8,7 @@
 
 #include "obs/obs.h"
 #include "base/base.h"
+#include "breaker_int.h"
 
 static void
 add_str(cJSON *o, const char *k, const char *v)
@@ -86,6 +87,9 @@ obs_start_http(rt_host *r, const jw_config *cfg)
     char err[256];
     if (cfg->http.listen && !r->http) {
         http_server *srv = NULL;
+        /* POST /consumers/NAME/pause|resume, as `jetway consumer` does over
+         * the control socket (answered on a loopback listener only). */
+        http_set_control(ctl_operator);
         if (http_start(cfg->http.host, cfg->http.port, http_default_ready, r, &srv, err,
                        sizeof(err)) == 0) {
             http_set_service(srv, cfg->service.name);

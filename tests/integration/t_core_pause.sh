@@ -44,6 +44,15 @@ rc=0
 ctl stop worker >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || fail "bad verb: exit $rc, want 2"
 
+# The same over HTTP (the listener is on loopback): POST only.
+hst=$(curl -s -o "$T/hresp" -w '%{http_code}' -X POST "http://127.0.0.1:$HTTP_PORT/consumers/worker/pause")
+[ "$hst" = 200 ] && grep -qx "ok consumer worker was already paused" "$T/hresp" ||
+    fail "POST /consumers/worker/pause: HTTP $hst: $(cat "$T/hresp")"
+hst=$(curl -s -o "$T/hresp" -w '%{http_code}' -X POST "http://127.0.0.1:$HTTP_PORT/consumers/nosuch/pause")
+[ "$hst" = 404 ] || fail "POST for an unknown consumer: HTTP $hst: $(cat "$T/hresp")"
+hst=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/consumers/worker/resume")
+[ "$hst" = 405 ] || fail "GET /consumers/worker/resume: HTTP $hst, want 405"
+
 wait_for 10 has_metric jetway_consumer_paused 1 || fail "gauge: $(metric jetway_consumer_paused)"
 readyz | grep -q 'consumer worker paused (operator)' || fail "/readyz: $(readyz)"
 

@@ -78,6 +78,71 @@ test_not_found_and_method(void **state)
     free(r.body);
 }
 
+/* The control hook's stand-in: records the last call. */
+static char ctl_last[128];
+static int ctl_last_pause = -1;
+
+static int
+ctl_fake(const char *consumer, int pause, char *msg, size_t msglen)
+{
+    snprintf(ctl_last, sizeof(ctl_last), "%s", consumer);
+    ctl_last_pause = pause;
+    if (strcmp(consumer, "worker") != 0) {
+        snprintf(msg, msglen, "no consumer named '%s' is running", consumer);
+        return -1;
+    }
+    snprintf(msg, msglen, "consumer %s %s", consumer, pause ? "paused" : "resumed");
+    return 0;
+}
+
+/* POST /consumers/NAME/pause|resume: only POST, only on a loopback listener,
+ * only with a hook, only well-formed names; the hook's answer is the body. */
+static void
+test_control(void **state)
+{
+    (void)state;
+    http_set_control(NULL);
+    http_set_control_allowed(1);
+    http_resp r = route("POST", "/consumers/worker/pause", ready_yes, NULL);
+    assert_int_equal(r.status, 404); /* no hook */
+    free(r.body);
+    http_set_control(ctl_fake);
+    r = route("POST", "/consumers/worker/pause", ready_yes, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok consumer worker paused\n");
+    assert_string_equal(ctl_last, "worker");
+    assert_int_equal(ctl_last_pause, 1);
+    free(r.body);
+    r = route("POST", "/consumers/worker/resume", ready_yes, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(ctl_last_pause, 0);
+    free(r.body);
+    r = route("POST", "/consumers/nosuch/pause", ready_yes, NULL);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "no consumer named 'nosuch'"));
+    free(r.body);
+    ctl_last_pause = -1;
+    r = route("GET", "/consumers/worker/pause", ready_yes, NULL);
+    assert_int_equal(r.status, 405);
+    assert_int_equal(ctl_last_pause, -1); /* not called */
+    free(r.body);
+    const char *bad[] = {"/consumers/worker/stop",    "/consumers//pause",
+                         "/consumers/a.b/pause",      "/consumers/worker",
+                         "/consumers/worker/pause/x", "/consumers/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = route("POST", bad[i], ready_yes, NULL);
+        assert_int_equal(r.status, 404);
+        free(r.body);
+    }
+    assert_int_equal(ctl_last_pause, -1);
+    http_set_control_allowed(0); /* a listener beyond loopback */
+    r = route("POST", "/consumers/worker/pause", ready_yes, NULL);
+    assert_int_equal(r.status, 403);
+    assert_int_equal(ctl_last_pause, -1);
+    free(r.body);
+    http_set_control(NULL);
+}
+
 static void
 test_healthz(void **state)
 {
@@ -353,6 +418,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_found_and_method),
+        cmocka_unit_test(test_control),
         cmocka_unit_test(test_healthz),
         cmocka_unit_test(test_readyz),
         cmocka_unit_test(test_default_readiness),
