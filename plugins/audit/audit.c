@@ -6,9 +6,13 @@
  *
  * handle() ACKs only once the event's record is on disk, ACKs a redelivered
  * event that the log already holds without writing it again (same stream and
- * message id within the current and the previous segment, which covers a
- * crash between append and ACK; the host's Redis dedup covers older ones;
- * an event without a message id is always logged), REJECTs a
+ * message id in the current or the previous segment or in a record appended
+ * within dedup_window, which covers a crash between the fsync and the host's
+ * commit: the redelivery comes ack_wait later, claimed afresh once the dead
+ * process's lease ran out, and after a kill -9 the catch-up of the backlog
+ * can fill several segments in that time; the host's Redis dedup covers
+ * events whose commit landed; an event without a message id is always
+ * logged), REJECTs a
  * payload that is not JSON (the host dead-letters it), and asks for a RETRY
  * when the disk fails.
  *
@@ -42,6 +46,10 @@ static const jw_option audit_options[] = {
     {"fsync_batch", JW_OPT_INT, "64", 0, "a group commit stops waiting at this many records"},
     {"fsync_interval", JW_OPT_DURATION, "200ms", 0,
      "longest a group commit waits for concurrent handlers to join it"},
+    {"dedup_window", JW_OPT_DURATION, "2m", 0,
+     "a redelivered event whose record was appended this recently (or is in the current or "
+     "the previous segment) is not logged again; at least the consumers' ack_wait plus their "
+     "dedup lease"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -65,7 +73,7 @@ audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void
 {
     cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(cfg, "dir");
-    double seg, batch, interval;
+    double seg, batch, interval, window;
     int rc = -EINVAL;
     audit_ctx *c = NULL;
     if (!cJSON_IsObject(cfg)) {
@@ -78,6 +86,8 @@ audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void
         snprintf(err, errlen, "config: fsync_batch must be an integer >= 1");
     } else if (cfg_int(cfg, "fsync_interval", 200, 0, &interval) != 0) {
         snprintf(err, errlen, "config: fsync_interval must be a duration >= 0");
+    } else if (cfg_int(cfg, "dedup_window", 120000, 0, &window) != 0) {
+        snprintf(err, errlen, "config: dedup_window must be a duration >= 0");
     } else if (!(c = calloc(1, sizeof *c))) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
@@ -87,6 +97,7 @@ audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void
             .segment_size = (uint64_t)seg,
             .fsync_batch = (uint64_t)batch,
             .fsync_interval_ms = (int64_t)interval,
+            .dedup_window_ms = (int64_t)window,
             .host = host,
             .inst = inst,
         };

@@ -39,6 +39,12 @@ typedef struct aud_waiter {
     pthread_cond_t cv;
 } aud_waiter;
 
+/* The keys of one segment's records; owned by audit_log.segs, under mu. */
+typedef struct aud_seg_ids {
+    audit_ids *ids;
+    int64_t last_ms; /* wall clock of its newest record (ms since the epoch), or its mtime */
+} aud_seg_ids;
+
 /* One per plugin instance; created by open, freed by close. The fields under
  * `mu` are touched by every handler thread, holding mu. */
 struct audit_log {
@@ -69,8 +75,19 @@ struct audit_log {
     int syncing;                  /* the leader is in fdatasync(fd) */
     int failed;
     char failmsg[160];
-    audit_ids *ids_cur, *ids_prev; /* keys of the current / previous segment */
-    aud_buf buf;                   /* the record being appended */
+    /* The dedup keys of the newest segments, one set per segment, oldest
+     * first, the last the current segment's: always the current and the
+     * previous one, and the older ones holding a record appended within
+     * dedup_window of now. Bounded by time, not by size, because that is
+     * how a redelivery comes: ack_wait (plus the claim's lease) after the
+     * delivery whose record was fsynced but whose commit a crash cut off,
+     * however many records were appended meanwhile. A catch-up after a
+     * kill -9 appends several segments in that time (the soak of issue 16:
+     * ~1300 records/s, a 4 MiB segment every ~6 s, ack_wait 30 s). */
+    struct aud_seg_ids *segs;
+    size_t nsegs, segs_cap;
+    int64_t dedup_window_ms;
+    aud_buf buf; /* the record being appended */
 };
 
 static void log_msg(const audit_log *l, jw_log_level level, const char *fmt, ...) JW_PRINTF(3, 4);
@@ -131,6 +148,72 @@ wake_synced_locked(audit_log *l)
     }
     if (!l->leader && l->waiters)
         pthread_cond_signal(&l->waiters->cv);
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* A new, empty key set as the newest (the segment just started or about to
+ * be scanned). 0 or -ENOMEM. Holding mu, or before the log is shared. */
+static int
+segs_push(audit_log *l, int64_t last_ms)
+{
+    if (l->nsegs == l->segs_cap) {
+        size_t cap = l->segs_cap ? l->segs_cap * 2 : 4;
+        aud_seg_ids *bigger = realloc(l->segs, cap * sizeof *bigger);
+        if (!bigger)
+            return -ENOMEM;
+        l->segs = bigger;
+        l->segs_cap = cap;
+    }
+    audit_ids *ids = audit_ids_new();
+    if (!ids)
+        return -ENOMEM;
+    l->segs[l->nsegs++] = (aud_seg_ids){.ids = ids, .last_ms = last_ms};
+    return 0;
+}
+
+/* Forget the oldest segments' keys once their newest record is older than
+ * the window; never the current and the previous segment's. Holding mu. */
+static void
+segs_prune(audit_log *l, int64_t now_ms)
+{
+    size_t drop = 0;
+    while (l->nsegs - drop > 2 && l->segs[drop].last_ms < now_ms - l->dedup_window_ms)
+        audit_ids_free(l->segs[drop++].ids);
+    if (drop > 0) {
+        memmove(l->segs, l->segs + drop, (l->nsegs - drop) * sizeof *l->segs);
+        l->nsegs -= drop;
+    }
+}
+
+/* 1 and the record number when key is remembered (newest segment first). Holding mu. */
+static int
+log_known(const audit_log *l, const char *key, uint64_t *n)
+{
+    for (size_t i = l->nsegs; i-- > 0;) {
+        if (audit_ids_get(l->segs[i].ids, key, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* Modification time of segment no in ms since the epoch (the time of its
+ * last append), or INT64_MIN when it cannot be read. */
+static int64_t
+seg_mtime_ms(const audit_log *l, uint32_t no)
+{
+    char name[AUD_SEG_NAME_MAX];
+    struct stat st;
+    aud_segment_name(no, name);
+    if (fstatat(l->dirfd, name, &st, 0) != 0)
+        return INT64_MIN;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
 /* stream "\n" message_id, or NULL when there is no id (or no memory). */
@@ -307,25 +390,45 @@ log_recover(audit_log *l, char *err, size_t errlen)
         }
         count(l, l->ctr_segments, 1);
         l->written_n = l->synced_n = 0;
+        if (segs_push(l, wall_ms()) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
         return 0;
     }
     l->seg_no = nos[n - 1];
     int have_prev = n >= 2 && nos[n - 2] == l->seg_no - 1;
-    free(nos);
-    if (l->seg_no == 1 || !have_prev) {
-        if (l->seg_no != 1) {
-            char name[AUD_SEG_NAME_MAX];
-            aud_segment_name(l->seg_no - 1, name);
-            snprintf(err, errlen, "%s/%s: missing segment (run jetway audit verify)", l->dir, name);
-            return -EILSEQ;
-        }
+    if (l->seg_no != 1 && !have_prev) {
+        free(nos);
+        char name[AUD_SEG_NAME_MAX];
+        aud_segment_name(l->seg_no - 1, name);
+        snprintf(err, errlen, "%s/%s: missing segment (run jetway audit verify)", l->dir, name);
+        return -EILSEQ;
+    }
+    /* The keys to remember: the current and the previous segment's, and
+     * those of the older segments (back to a gap: an archived one) last
+     * written within dedup_window of the current one; see segs. */
+    size_t first = n - 1;
+    if (have_prev) {
+        first = n - 2;
+        int64_t newest = seg_mtime_ms(l, l->seg_no);
+        while (first > 0 && nos[first - 1] == nos[first] - 1 && newest != INT64_MIN &&
+               seg_mtime_ms(l, nos[first - 1]) >= newest - l->dedup_window_ms)
+            first--;
+    }
+    if (nos[first] == 1) {
         l->chain_known = 1;
         l->next_n = 1;
         memcpy(l->head, AUD_ZERO_HASH, sizeof l->head);
-    } else if ((rc = log_scan(l, l->seg_no - 1, l->ids_prev, 0, err, errlen)) != 0) {
-        return rc;
     }
-    if ((rc = log_scan(l, l->seg_no, l->ids_cur, 1, err, errlen)) != 0)
+    for (size_t k = first; k < n && rc == 0; k++) {
+        if ((rc = segs_push(l, seg_mtime_ms(l, nos[k]))) != 0)
+            snprintf(err, errlen, "out of memory");
+        else
+            rc = log_scan(l, nos[k], l->segs[l->nsegs - 1].ids, k == n - 1, err, errlen);
+    }
+    free(nos);
+    if (rc != 0)
         return rc;
     char name[AUD_SEG_NAME_MAX];
     aud_segment_name(l->seg_no, name);
@@ -338,8 +441,13 @@ log_recover(audit_log *l, char *err, size_t errlen)
     }
     l->seg_size = (uint64_t)st.st_size;
     l->written_n = l->synced_n = l->next_n - 1;
-    log_msg(l, JW_LOG_INFO, "audit log %s: %" PRIu64 " records, segment %s, head %s", l->dir,
-            l->next_n - 1, name, l->head);
+    size_t keys = 0;
+    for (size_t i = 0; i < l->nsegs; i++)
+        keys += audit_ids_count(l->segs[i].ids);
+    log_msg(l, JW_LOG_INFO,
+            "audit log %s: %" PRIu64 " records, segment %s, head %s; %zu message ids of %zu "
+            "segments remembered",
+            l->dir, l->next_n - 1, name, l->head, keys, l->nsegs);
     return 0;
 }
 
@@ -370,10 +478,9 @@ audit_log_open(const audit_log_cfg *cfg, audit_log **out, char *err, size_t errl
     pthread_cond_init(&l->done_cv, &ca);
     pthread_condattr_destroy(&ca);
     l->dir = strdup(cfg->dir);
-    l->ids_cur = audit_ids_new();
-    l->ids_prev = audit_ids_new();
+    l->dedup_window_ms = cfg->dedup_window_ms > 0 ? cfg->dedup_window_ms : 0;
     int rc;
-    if (!l->dir || !l->ids_cur || !l->ids_prev) {
+    if (!l->dir) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
     } else if ((rc = mkdir_p(l->dir)) != 0) {
@@ -404,8 +511,9 @@ audit_log_close(audit_log *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->fill_cv);
     pthread_cond_destroy(&l->done_cv);
-    audit_ids_free(l->ids_cur);
-    audit_ids_free(l->ids_prev);
+    for (size_t i = 0; i < l->nsegs; i++)
+        audit_ids_free(l->segs[i].ids);
+    free(l->segs);
     free(l->buf.p);
     free(l->dir);
     free(l);
@@ -459,12 +567,12 @@ log_rotate_locked(audit_log *l, char *err, size_t errlen)
     l->fd = fd;
     l->seg_no++;
     l->seg_size = 0;
-    audit_ids *fresh = audit_ids_new();
-    if (fresh) {
-        audit_ids_free(l->ids_prev);
-        l->ids_prev = l->ids_cur;
-        l->ids_cur = fresh;
-    }
+    /* Without memory for a new set, the new segment's keys join the old
+     * one's: remembered for longer, never forgotten early. */
+    int64_t now = wall_ms();
+    if (segs_push(l, now) != 0)
+        log_msg(l, JW_LOG_WARN, "out of memory remembering message ids");
+    segs_prune(l, now);
     count(l, l->ctr_segments, 1);
     return 0;
 }
@@ -538,7 +646,9 @@ log_append_locked(audit_log *l, aud_event *ev, const char *key, uint64_t *my_n, 
     l->seg_size += l->buf.len;
     *my_n = l->written_n = l->next_n++;
     memcpy(l->head, hash, sizeof l->head);
-    if (key && audit_ids_put(l->ids_cur, key, *my_n) != 0)
+    aud_seg_ids *cur = &l->segs[l->nsegs - 1];
+    cur->last_ms = wall_ms();
+    if (key && audit_ids_put(cur->ids, key, *my_n) != 0)
         log_msg(l, JW_LOG_WARN, "out of memory remembering message ids");
     count(l, l->ctr_records, 1);
     return 0;
@@ -644,7 +754,7 @@ audit_log_append(audit_log *l, aud_event *ev, char *err, size_t errlen)
         rc = -EIO;
         goto out;
     }
-    if (key && (audit_ids_get(l->ids_cur, key, &my_n) || audit_ids_get(l->ids_prev, key, &my_n))) {
+    if (key && log_known(l, key, &my_n)) {
         dup = 1;
     } else {
         rc = log_append_locked(l, ev, key, &my_n, err, errlen);
@@ -688,8 +798,7 @@ audit_log_append_batch(audit_log *l, aud_event *evs, size_t n, int *rcs, char *e
                 rcs[i] = AUDIT_SKIPPED;
                 continue;
             }
-            if (keys[i] && (audit_ids_get(l->ids_cur, keys[i], &my_n) ||
-                            audit_ids_get(l->ids_prev, keys[i], &my_n))) {
+            if (keys[i] && log_known(l, keys[i], &my_n)) {
                 rcs[i] = AUDIT_DUPLICATE;
             } else if ((rc = log_append_locked(l, &evs[i], keys[i], &my_n, err, errlen)) != 0) {
                 break;

@@ -22,6 +22,8 @@ typedef struct audit_log_cfg {
     uint64_t segment_size;     /* rotate before a record would make a segment larger */
     uint64_t fsync_batch;      /* a group commit stops waiting at this many records */
     int64_t fsync_interval_ms; /* ... or after this long; 0 = never wait */
+    int64_t dedup_window_ms;   /* remember message ids of records this recent (and of the
+                                  current and the previous segment) */
     const jw_host *host;       /* for log and counters; may be NULL */
     jw_instance *inst;
     uint32_t ctr_records, ctr_fsyncs, ctr_segments; /* counter ids, when host != NULL */
@@ -31,7 +33,8 @@ typedef struct audit_log audit_log;
 
 /*
  * Open dir (created if absent), recover the chain head and the dedup keys of
- * the current and the previous segment, cut a torn final line (it was never
+ * the current and the previous segment and of the older ones last written
+ * within dedup_window of the current one, cut a torn final line (it was never
  * acknowledged). Refuses a log whose recent records do not check out.
  * 0 or -errno with a message in err.
  */
@@ -47,7 +50,8 @@ enum { AUDIT_APPENDED = 0, AUDIT_DUPLICATE = 1, AUDIT_SKIPPED = 2 };
 
 /*
  * Append ev (ev->ts is set here) unless an event with its stream and
- * message id is already in the current or the previous segment, and return
+ * message id is already in the current or the previous segment or in a
+ * record appended within dedup_window, and return
  * once the record is on disk: AUDIT_APPENDED, AUDIT_DUPLICATE (the earlier
  * record is on disk), or -errno with err set (nothing was appended).
  * An event without a message id is always appended.

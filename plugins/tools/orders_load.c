@@ -528,15 +528,40 @@ load_reply_ll(const redisReply *r)
     return r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 }
 
-/* The Redis checks; adds a "redis" object to out; returns 0 when every invariant holds. */
+/* How often, and how far apart, the Redis checks are tried while Redis
+ * cannot answer them (restarting, LOADING its dataset): ~15 s in all. */
+#define LOAD_REDIS_ATTEMPTS 30
+#define LOAD_REDIS_PAUSE_MS 500
+
+/* r is no answer to a command (lost connection, timeout, an error reply
+ * such as LOADING): note why in rj. */
 static int
-load_redis_checks(const load_opts *o, cJSON *out)
+load_redis_failed(redisContext *c, redisReply *r, cJSON *rj, const char *what)
+{
+    char why[200];
+    if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        snprintf(why, sizeof(why), "%s: %s", what, r->str);
+    else if (r == NULL)
+        snprintf(why, sizeof(why), "%s: %s", what, c->err ? c->errstr : "no reply");
+    else
+        snprintf(why, sizeof(why), "%s: unexpected reply type %d", what, r->type);
+    cJSON_AddStringToObject(rj, "error", why);
+    return -1;
+}
+
+/*
+ * One run of the Redis checks into rj: 0 when every invariant holds, 1 when
+ * one is broken, -1 when Redis could not answer (rj's "error" says why; the
+ * caller tries again).
+ */
+static int
+load_redis_check_once(const load_opts *o, cJSON *rj)
 {
     redisContext *c = load_redis(o->redis_url);
-    cJSON *rj = cJSON_AddObjectToObject(out, "redis"), *skus;
+    cJSON *skus;
     long long dup = 0, counted = 0;
     char cursor[32] = "0";
-    int bad = 0;
+    int bad = 0, rc = 0;
     redisReply *r;
 
     if (c == NULL) {
@@ -545,10 +570,10 @@ load_redis_checks(const load_opts *o, cJSON *out)
     }
     r = redisCommand(c, "MGET pay:charges_total pay:refunds_total");
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        cJSON_AddStringToObject(rj, "error", c->err ? c->errstr : "MGET failed");
+        rc = load_redis_failed(c, r, rj, "MGET pay:charges_total");
         freeReplyObject(r);
         redisFree(c);
-        return -1;
+        return rc;
     }
     cJSON_AddNumberToObject(rj, "charges_total", (double)load_reply_ll(r->element[0]));
     cJSON_AddNumberToObject(rj, "refunds_total", (double)load_reply_ll(r->element[1]));
@@ -557,13 +582,21 @@ load_redis_checks(const load_opts *o, cJSON *out)
     do {
         r = redisCommand(c, "SCAN %s MATCH pay:charge_count:* COUNT 1000", cursor);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            rc = load_redis_failed(c, r, rj, "SCAN pay:charge_count:*");
             freeReplyObject(r);
-            bad = 1;
-            break;
+            redisFree(c);
+            return rc;
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (size_t i = 0; i < r->element[1]->elements; i++) {
             redisReply *v = redisCommand(c, "GET %s", r->element[1]->element[i]->str);
+            if (v == NULL || v->type == REDIS_REPLY_ERROR) {
+                rc = load_redis_failed(c, v, rj, "GET pay:charge_count");
+                freeReplyObject(v);
+                freeReplyObject(r);
+                redisFree(c);
+                return rc;
+            }
             dup += load_reply_ll(v) > 1;
             counted++;
             freeReplyObject(v);
@@ -579,16 +612,16 @@ load_redis_checks(const load_opts *o, cJSON *out)
     for (int i = 0; i < o->nskus; i++) {
         const char *n = o->skus[i].name;
         long long a, res, sold, init;
-        cJSON *sj = cJSON_CreateObject();
+        cJSON *sj;
         int ok;
 
         r = redisCommand(c, "MGET inv:stock:%s inv:reserved:%s inv:sold:%s inv:initial:%s", n, n, n,
                          n);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+            rc = load_redis_failed(c, r, rj, "MGET inv:*");
             freeReplyObject(r);
-            cJSON_Delete(sj);
-            bad = 1;
-            continue;
+            redisFree(c);
+            return rc;
         }
         a = load_reply_ll(r->element[0]);
         res = load_reply_ll(r->element[1]);
@@ -597,6 +630,7 @@ load_redis_checks(const load_opts *o, cJSON *out)
         freeReplyObject(r);
         ok = a >= 0 && res >= 0 && sold >= 0 && a + res + sold == init;
         bad |= !ok;
+        sj = cJSON_CreateObject();
         cJSON_AddStringToObject(sj, "sku", n);
         cJSON_AddNumberToObject(sj, "initial", (double)init);
         cJSON_AddNumberToObject(sj, "available", (double)a);
@@ -606,7 +640,38 @@ load_redis_checks(const load_opts *o, cJSON *out)
         cJSON_AddItemToArray(skus, sj);
     }
     redisFree(c);
-    return bad ? -1 : 0;
+    return bad;
+}
+
+/*
+ * The Redis checks; adds a "redis" object to out; returns 0 when every
+ * invariant holds. A check that Redis could not answer (a restart, LOADING)
+ * is run again from the start, a bounded number of times: a half-read
+ * snapshot must not pass, nor fail an invariant that holds. "attempts" says
+ * how many runs it took; "error" why the last one could not finish.
+ */
+static int
+load_redis_checks(const load_opts *o, cJSON *out)
+{
+    cJSON *rj = NULL;
+    int rc = -1, attempt;
+
+    for (attempt = 1; attempt <= LOAD_REDIS_ATTEMPTS; attempt++) {
+        cJSON_Delete(rj);
+        rj = cJSON_CreateObject();
+        if (rj == NULL)
+            return -1;
+        rc = load_redis_check_once(o, rj);
+        if (rc != -1)
+            break;
+        if (attempt < LOAD_REDIS_ATTEMPTS) {
+            struct timespec ts = {0, LOAD_REDIS_PAUSE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cJSON_AddNumberToObject(rj, "attempts", attempt > LOAD_REDIS_ATTEMPTS ? attempt - 1 : attempt);
+    cJSON_AddItemToObject(out, "redis", rj);
+    return rc == 0 ? 0 : -1;
 }
 
 static void
