@@ -184,7 +184,10 @@ static void
 segs_prune(audit_log *l, int64_t now_ms)
 {
     size_t drop = 0;
-    while (l->nsegs - drop > 2 && l->segs[drop].last_ms < now_ms - l->dedup_window_ms)
+    /* A window of 0 remembers exactly the current and the previous segment
+     * (timestamps of one millisecond would otherwise keep more). */
+    while (l->nsegs - drop > 2 &&
+           (l->dedup_window_ms == 0 || l->segs[drop].last_ms < now_ms - l->dedup_window_ms))
         audit_ids_free(l->segs[drop++].ids);
     if (drop > 0) {
         memmove(l->segs, l->segs + drop, (l->nsegs - drop) * sizeof *l->segs);
@@ -413,6 +416,7 @@ log_recover(audit_log *l, char *err, size_t errlen)
         first = n - 2;
         int64_t newest = seg_mtime_ms(l, l->seg_no);
         while (first > 0 && nos[first - 1] == nos[first] - 1 && newest != INT64_MIN &&
+               l->dedup_window_ms > 0 &&
                seg_mtime_ms(l, nos[first - 1]) >= newest - l->dedup_window_ms)
             first--;
     }
