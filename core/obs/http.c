@@ -19,7 +19,12 @@
  * HTTP_EVICT_PER_TURN are dropped per loop iteration (further connections
  * wait in the backlog for the next one): else a client reopening as fast as
  * it is cut could push a probe out between its accept and the read of its
- * request, which comes one poll later.
+ * request, which comes one poll later. And a connection gets
+ * HTTP_EVICT_GRACE_MS to send its head before it can be dropped: a probe
+ * whose client is slow to write after connecting (a loaded machine) is not
+ * pushed out by reopeners; while every open connection is that young, new
+ * ones wait in the backlog (FIFO, so a probe's turn comes) and the accept
+ * is retried on a short timer.
  */
 #include "obs.h"
 
@@ -53,6 +58,8 @@
 #define HTTP_MAX_ALLOC      (2 * HTTP_MAX_CONNS)
 #define HTTP_BACKLOG        128
 #define HTTP_EVICT_PER_TURN 4
+#define HTTP_EVICT_GRACE_MS 500
+#define HTTP_RETRY_MS       50
 
 typedef struct http_conn http_conn;
 
@@ -80,6 +87,7 @@ struct http_server {
     uint64_t evicted;  /* connections dropped to make room (logged) */
     int evict_budget;  /* left this loop iteration; refilled by `turn` */
     uv_prepare_t turn; /* before each poll: refill, take a deferred accept */
+    uv_timer_t retry;  /* a deferred accept while every connection is in grace */
     uv_tcp_t spare;    /* accepts a connection over the limit, to close it */
     int spare_busy;
     int accept_pending; /* a connection waits for the spare: retry on a close */
@@ -391,9 +399,12 @@ make_room(http_server *s)
 {
     JW_ASSERT_THREAD(JW_ROLE_HTTP);
     http_conn *victim = NULL;
+    uint64_t now = uv_now(&s->loop);
     for (http_conn *c = s->conns; c; c = c->next) {
         if (c->state == CONN_WRITING)
             continue;
+        if (c->state == CONN_READING && now - c->t_accept < HTTP_EVICT_GRACE_MS)
+            continue; /* still in its grace: may be a probe about to write */
         if (!victim || c->t_accept <= victim->t_accept)
             victim = c;
     }
@@ -409,6 +420,14 @@ make_room(http_server *s)
 }
 
 static void
+on_retry(uv_timer_t *t)
+{
+    http_server *s = t->data;
+    if (!s->spare_busy)
+        retry_accept(s);
+}
+
+static void
 on_connection(uv_stream_t *listener, int status)
 {
     http_server *s = listener->data;
@@ -418,9 +437,11 @@ on_connection(uv_stream_t *listener, int status)
     }
     if (s->stopping)
         return;
-    if (s->nopen >= HTTP_MAX_CONNS && make_room(s) != 0 && s->evict_budget <= 0 &&
-        s->nconns < HTTP_MAX_ALLOC) {
-        s->accept_pending = 1; /* libuv holds it; taken by on_turn */
+    if (s->nopen >= HTTP_MAX_CONNS && make_room(s) != 0 && s->nconns < HTTP_MAX_ALLOC) {
+        /* No one to drop yet (budget spent, or all in their grace): libuv
+         * holds the connection; taken by on_turn, a close or the timer. */
+        s->accept_pending = 1;
+        uv_timer_start(&s->retry, on_retry, HTTP_RETRY_MS, 0);
         return;
     }
     http_conn *c =
@@ -486,6 +507,7 @@ on_stop(uv_async_t *a)
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->stop_async, NULL);
     uv_close((uv_handle_t *)&s->turn, NULL);
+    uv_close((uv_handle_t *)&s->retry, NULL);
     while (s->conns)
         conn_close(s->conns);
 }
@@ -629,6 +651,8 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
     s->turn.data = s;
     uv_prepare_start(&s->turn, on_turn);
     uv_unref((uv_handle_t *)&s->turn);
+    uv_timer_init(&s->loop, &s->retry);
+    s->retry.data = s;
     s->evict_budget = HTTP_EVICT_PER_TURN;
     const char *what = "adopt the socket";
     rc = uv_tcp_open(&s->listener, fd);
@@ -648,6 +672,7 @@ http_start(const char *host, int port, http_ready_fn ready, void *ud, http_serve
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->stop_async, NULL);
         uv_close((uv_handle_t *)&s->turn, NULL);
+        uv_close((uv_handle_t *)&s->retry, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         pthread_mutex_destroy(&s->mu);
