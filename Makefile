@@ -193,10 +193,11 @@ $(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c core/nats/natscli.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 $(BUILD)/bin/jetway-audit-verify: plugins/tools/audit_verify.c plugins/tools/audit_chain.c \
-    plugins/tools/audit_chain.h plugins/audit/audit_format.h $(FLAGS_STAMP)
+    plugins/tools/audit_chain.h plugins/audit/audit_format.h plugins/audit/audit_s3.c \
+    plugins/audit/audit_s3.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS) -lcurl
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -279,7 +280,8 @@ $(FUZZ_PLUGIN_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuz
 	$(if $(Q),@echo "  FUZZ    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(FUZZ_EXTRA) $(LDLIBS)
 $(filter %/fuzz_audit %/fuzz_audit_chain,$(FUZZ_PLUGIN_BINS)): FUZZ_EXTRA := \
-    plugins/audit/audit_log.c plugins/audit/audit_ids.c plugins/tools/audit_chain.c
+    plugins/audit/audit_log.c plugins/audit/audit_ids.c plugins/tools/audit_chain.c \
+    plugins/audit/audit_archive.c plugins/audit/audit_s3.c -lcurl
 
 # Rewritten only when the flags differ, so its mtime marks the last change.
 $(FLAGS_STAMP): FORCE
