@@ -256,6 +256,10 @@ AUDIT_CHAIN_TESTS := $(BUILD)/plugins/audit/tests/test_audit $(BUILD)/plugins/to
 $(AUDIT_CHAIN_TESTS): PLUGIN_UNIT_EXTRA := plugins/tools/audit_chain.c
 $(AUDIT_CHAIN_TESTS): plugins/tools/audit_chain.c plugins/tools/audit_chain.h tests/tools/audit_fakehost.h \
     plugins/audit/tests/audit_testlib.h
+# The archive's test also compiles the S3 client in.
+$(BUILD)/plugins/audit/tests/test_archive: PLUGIN_UNIT_EXTRA := plugins/tools/audit_chain.c -lcurl
+$(BUILD)/plugins/audit/tests/test_archive: plugins/tools/audit_chain.c plugins/tools/audit_chain.h \
+    tests/tools/audit_fakehost.h plugins/audit/tests/audit_testlib.h
 
 # Test tools (talk to real servers) may use any core module.
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)

@@ -49,6 +49,7 @@ struct audit_archive {
     pthread_cond_t cv;    /* a seal or stop */
     uint32_t sealed_upto; /* segments 1..sealed_upto are sealed */
     int stop;
+    atomic_int cancel; /* = stop, read by curl's progress callback without mu */
 };
 
 static void arch_log(const audit_archive *a, jw_log_level level, const char *fmt, ...)
@@ -264,11 +265,15 @@ archive_thread(void *arg)
         if (no && rc == 0) {
             arch_count(a, a->ctr_archived);
             if (attempt > 0)
-                arch_log(a, JW_LOG_INFO, "audit archive: segment %" PRIu32 " archived after %u failed attempts", no, attempt);
+                arch_log(a, JW_LOG_INFO,
+                         "audit archive: segment %" PRIu32 " archived after %u failed attempts", no,
+                         attempt);
             backoff = a->retry_min_ms;
             attempt = 0;
             continue;
         }
+        if (no && a->stop)
+            break; /* abandoned by close: the next start uploads it */
         if (no) {
             attempt++;
             arch_count(a, a->ctr_failures);
@@ -317,6 +322,8 @@ audit_archive_open(const audit_archive_cfg *cfg, audit_archive **out, char *err,
         free(a);
         return rc;
     }
+    atomic_init(&a->cancel, 0);
+    a->s3.cancel = &a->cancel;
     a->keep_local = cfg->keep_local;
     a->retry_min_ms = cfg->retry_min_ms;
     a->retry_max_ms = cfg->retry_max_ms;
@@ -369,6 +376,7 @@ audit_archive_close(audit_archive *a)
         return;
     pthread_mutex_lock(&a->mu);
     a->stop = 1;
+    atomic_store(&a->cancel, 1);
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->thread, NULL);

@@ -29,11 +29,11 @@
 typedef struct audit_archive_cfg {
     const char *dir;
     const char *endpoint, *bucket, *prefix, *region;
-    const char *creds_file;  /* NULL: the AWS_* environment variables */
-    int64_t keep_local;      /* archived segments kept on disk; -1 = all */
-    int64_t retry_min_ms;    /* first backoff after a failed upload */
-    int64_t retry_max_ms;    /* backoff doubles up to this */
-    const jw_host *host;     /* for log and counters; may be NULL */
+    const char *creds_file; /* NULL: the AWS_* environment variables */
+    int64_t keep_local;     /* archived segments kept on disk; -1 = all */
+    int64_t retry_min_ms;   /* first backoff after a failed upload */
+    int64_t retry_max_ms;   /* backoff doubles up to this */
+    const jw_host *host;    /* for log and counters; may be NULL */
     jw_instance *inst;
     uint32_t ctr_archived, ctr_failures, ctr_deleted; /* counter ids, when host != NULL */
 } audit_archive_cfg;
@@ -46,13 +46,13 @@ typedef struct audit_archive audit_archive;
  * sealed, so segments sealed before a restart are archived too.
  * 0 or -errno with a message in err.
  */
-int audit_archive_open(const audit_archive_cfg *cfg, audit_archive **out, char *err,
-                       size_t errlen);
+int audit_archive_open(const audit_archive_cfg *cfg, audit_archive **out, char *err, size_t errlen);
 
 /* Segment no is sealed: archive it (and any before it not yet archived). */
 void audit_archive_sealed(audit_archive *a, uint32_t no);
 
-/* Stop the uploader (an upload under way finishes or times out) and free. */
+/* Stop the uploader (an upload under way is abandoned: the segment stays
+ * unarchived on disk for the next start) and free. */
 void audit_archive_close(audit_archive *a);
 
 #endif /* JW_AUDIT_ARCHIVE_H */

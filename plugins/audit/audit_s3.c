@@ -110,7 +110,8 @@ audit_s3_init(audit_s3 *s, const char *endpoint, const char *bucket, const char 
         snprintf(err, errlen, "curl_global_init: %s", curl_easy_strerror(s3_init_rc));
         return -EIO;
     }
-    if (!endpoint || (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)) {
+    if (!endpoint ||
+        (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)) {
         snprintf(err, errlen, "endpoint must be an http:// or https:// URL");
         return -EINVAL;
     }
@@ -263,6 +264,18 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Abandon the transfer once the owner asked to (audit_s3.cancel). */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const atomic_int *cancel = arg;
+    return atomic_load(cancel) ? 1 : 0;
+}
+
 /* The S3 error code in an XML error body, for messages. */
 static void
 error_code(const s3_resp *r, char *out, size_t outlen)
@@ -316,6 +329,11 @@ s3_request(const audit_s3 *s, const char *method, const char *name, const void *
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    if (s->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)s->cancel);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (strcmp(method, "PUT") == 0) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
         hdrs = curl_slist_append(hdrs, "Expect:");
@@ -333,7 +351,7 @@ s3_request(const audit_s3 *s, const char *method, const char *name, const void *
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(cc));
-        rc = -EIO;
+        rc = cc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED : -EIO;
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);

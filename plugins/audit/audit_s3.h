@@ -12,6 +12,7 @@
 #ifndef JW_AUDIT_S3_H
 #define JW_AUDIT_S3_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@ typedef struct audit_s3 {
     char *region;
     char *access_key, *secret_key, *session_token; /* session_token may be NULL */
     long timeout_ms;                               /* whole request */
+    /* When not NULL and set, a request under way is abandoned (-ECANCELED):
+     * the plugin's fini does not wait out a slow server. */
+    const atomic_int *cancel;
 } audit_s3;
 
 /*
@@ -39,10 +43,10 @@ void audit_s3_free(audit_s3 *s);
 
 /* Checksums of a body as S3 spells them. */
 typedef struct audit_s3_sums {
-    char md5_hex[33];     /* = the ETag of a single-part upload */
-    char md5_b64[25];     /* Content-MD5 */
-    char sha256_hex[65];  /* x-amz-content-sha256 */
-    char sha256_b64[45];  /* x-amz-checksum-sha256 */
+    char md5_hex[33];    /* = the ETag of a single-part upload */
+    char md5_b64[25];    /* Content-MD5 */
+    char sha256_hex[65]; /* x-amz-content-sha256 */
+    char sha256_b64[45]; /* x-amz-checksum-sha256 */
 } audit_s3_sums;
 
 int audit_s3_sums_of(const void *p, size_t len, audit_s3_sums *out);
