@@ -373,6 +373,10 @@ int
 audit_s3_put_verified(const audit_s3 *s, const char *name, const void *p, size_t len,
                       const audit_s3_sums *sums, char *err, size_t errlen)
 {
+    if (!sums) {
+        snprintf(err, errlen, "PUT %s: no checksums", name);
+        return -EINVAL;
+    }
     s3_resp r;
     int rc = s3_request(s, "PUT", name, p, len, sums, 4096, &r, err, errlen);
     free(r.body);
