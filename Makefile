@@ -309,7 +309,9 @@ INTEG_TESTS     := $(filter-out $(CONTAINER_TESTS),$(wildcard tests/integration/
 # The fault tests crash jetway at fail points, so the suite always runs
 # against a FAILPOINTS=1 build (the points stay inert unless JW_FAILPOINT
 # names one); `make integration` after a plain `make` rebuilds for that.
+# (deps archive: npm, for the S3 server of t_audit_archive.)
 integration:
+	@scripts/deps archive
 	$(MAKE) FAILPOINTS=1 all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh $(INTEG_TESTS)
 
