@@ -193,10 +193,11 @@ $(BUILD)/bin/jetway-orders-load: plugins/tools/orders_load.c core/nats/natscli.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 $(BUILD)/bin/jetway-audit-verify: plugins/tools/audit_verify.c plugins/tools/audit_chain.c \
-    plugins/tools/audit_chain.h plugins/audit/audit_format.h $(FLAGS_STAMP)
+    plugins/tools/audit_chain.h plugins/audit/audit_format.h plugins/audit/audit_s3.c \
+    plugins/audit/audit_s3.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS) -lcurl
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -255,6 +256,10 @@ AUDIT_CHAIN_TESTS := $(BUILD)/plugins/audit/tests/test_audit $(BUILD)/plugins/to
 $(AUDIT_CHAIN_TESTS): PLUGIN_UNIT_EXTRA := plugins/tools/audit_chain.c
 $(AUDIT_CHAIN_TESTS): plugins/tools/audit_chain.c plugins/tools/audit_chain.h tests/tools/audit_fakehost.h \
     plugins/audit/tests/audit_testlib.h
+# The archive's test also compiles the S3 client in.
+$(BUILD)/plugins/audit/tests/test_archive: PLUGIN_UNIT_EXTRA := plugins/tools/audit_chain.c -lcurl
+$(BUILD)/plugins/audit/tests/test_archive: plugins/tools/audit_chain.c plugins/tools/audit_chain.h \
+    tests/tools/audit_fakehost.h plugins/audit/tests/audit_testlib.h
 
 # Test tools (talk to real servers) may use any core module.
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJS)
@@ -279,7 +284,8 @@ $(FUZZ_PLUGIN_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuz
 	$(if $(Q),@echo "  FUZZ    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(FUZZ_EXTRA) $(LDLIBS)
 $(filter %/fuzz_audit %/fuzz_audit_chain,$(FUZZ_PLUGIN_BINS)): FUZZ_EXTRA := \
-    plugins/audit/audit_log.c plugins/audit/audit_ids.c plugins/tools/audit_chain.c
+    plugins/audit/audit_log.c plugins/audit/audit_ids.c plugins/tools/audit_chain.c \
+    plugins/audit/audit_archive.c plugins/audit/audit_s3.c -lcurl
 
 # Rewritten only when the flags differ, so its mtime marks the last change.
 $(FLAGS_STAMP): FORCE
@@ -303,7 +309,9 @@ INTEG_TESTS     := $(filter-out $(CONTAINER_TESTS),$(wildcard tests/integration/
 # The fault tests crash jetway at fail points, so the suite always runs
 # against a FAILPOINTS=1 build (the points stay inert unless JW_FAILPOINT
 # names one); `make integration` after a plain `make` rebuilds for that.
+# (deps archive: npm, for the S3 server of t_audit_archive.)
 integration:
+	@scripts/deps archive
 	$(MAKE) FAILPOINTS=1 all
 	@JETWAY_BUILD=$(BUILD) tests/integration/run.sh $(INTEG_TESTS)
 

@@ -21,6 +21,11 @@
  * per-message path spent most of the role's CPU in thread switches (each
  * handler waking, waiting for its group commit and being woken), not in
  * hashing or JSON.
+ *
+ * With archive_endpoint set, every sealed segment is also copied to an
+ * S3-compatible bucket by a thread of the instance (audit_archive.c); the
+ * handlers only tell it a segment was sealed, so uploads never hold up an
+ * ACK.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +34,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit_archive.h"
 #include "audit_log.h"
 #include "jetway/plugin.h"
 
@@ -37,6 +43,7 @@ typedef struct audit_ctx {
     const jw_host *host;
     jw_instance *inst;
     audit_log *log;
+    audit_archive *archive; /* NULL: no archive; set before any handle() */
 } audit_ctx;
 
 static const jw_option audit_options[] = {
@@ -50,6 +57,18 @@ static const jw_option audit_options[] = {
      "a redelivered event whose record was appended this recently (or is in the current or "
      "the previous segment) is not logged again; at least the consumers' ack_wait plus their "
      "dedup lease"},
+    {"archive_endpoint", JW_OPT_STRING, NULL, 0,
+     "S3-compatible endpoint URL (http[s]://host:port); set to archive sealed segments"},
+    {"archive_bucket", JW_OPT_STRING, NULL, 0, "bucket of the archive (path-style URLs)"},
+    {"archive_prefix", JW_OPT_STRING, "", 0, "prepended to the segment file name in the key"},
+    {"archive_region", JW_OPT_STRING, "us-east-1", 0, "region the requests are signed for"},
+    {"archive_credentials_file", JW_OPT_STRING, NULL, 0,
+     "AWS credentials file ([default] aws_access_key_id, aws_secret_access_key); "
+     "default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"},
+    {"archive_keep_local", JW_OPT_INT, "-1", 0,
+     "archived segments kept on disk (-1: all; the newest sealed one always stays)"},
+    {"archive_retry_min", JW_OPT_DURATION, "1s", 0, "first wait after a failed upload"},
+    {"archive_retry_max", JW_OPT_DURATION, "60s", 0, "the wait doubles up to this"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -65,6 +84,83 @@ cfg_int(const cJSON *cfg, const char *key, double def, double min, double *out)
         return -1;
     *out = v->valuedouble;
     return 0;
+}
+
+/* String member of cfg, or NULL when absent; -1 when present but not a string. */
+static int
+cfg_str(const cJSON *cfg, const char *key, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v))
+        return -1;
+    *out = v->valuestring;
+    return 0;
+}
+
+/* The log's seal hook: hand the number to the uploader (never blocks). */
+static void
+audit_sealed(void *arg, uint32_t no)
+{
+    audit_ctx *c = arg;
+    if (c->archive)
+        audit_archive_sealed(c->archive, no);
+}
+
+/* Start the archive when archive_endpoint is set. 0 or -errno with err. */
+static int
+audit_archive_start(audit_ctx *c, const cJSON *cfg, const char *dir, char *err, size_t errlen)
+{
+    audit_archive_cfg ac = {.dir = dir, .host = c->host, .inst = c->inst};
+    double keep, rmin, rmax;
+    if (cfg_str(cfg, "archive_endpoint", &ac.endpoint) != 0 ||
+        cfg_str(cfg, "archive_bucket", &ac.bucket) != 0 ||
+        cfg_str(cfg, "archive_prefix", &ac.prefix) != 0 ||
+        cfg_str(cfg, "archive_region", &ac.region) != 0 ||
+        cfg_str(cfg, "archive_credentials_file", &ac.creds_file) != 0) {
+        snprintf(err, errlen, "config: the archive_* settings of text must be strings");
+        return -EINVAL;
+    }
+    if (!ac.endpoint || !ac.endpoint[0]) {
+        if (ac.bucket) {
+            snprintf(err, errlen, "config: archive_bucket is set but archive_endpoint is not");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (cfg_int(cfg, "archive_keep_local", -1, -1, &keep) != 0) {
+        snprintf(err, errlen, "config: archive_keep_local must be an integer >= -1");
+        return -EINVAL;
+    }
+    if (cfg_int(cfg, "archive_retry_min", 1000, 1, &rmin) != 0 ||
+        cfg_int(cfg, "archive_retry_max", 60000, 1, &rmax) != 0) {
+        snprintf(err, errlen, "config: archive_retry_min/max must be durations >= 1ms");
+        return -EINVAL;
+    }
+    ac.keep_local = (int64_t)keep;
+    ac.retry_min_ms = (int64_t)rmin;
+    ac.retry_max_ms = (int64_t)rmax;
+    int rc = 0;
+    if (c->host->counter_register) {
+        rc = c->host->counter_register(c->inst, "audit_archived",
+                                       "segments uploaded to the archive and verified",
+                                       &ac.ctr_archived);
+        rc = rc ? rc
+                : c->host->counter_register(c->inst, "audit_archive_failures",
+                                            "failed archive upload attempts (retried)",
+                                            &ac.ctr_failures);
+        rc = rc ? rc
+                : c->host->counter_register(c->inst, "audit_archive_deleted",
+                                            "archived segments deleted locally (retention)",
+                                            &ac.ctr_deleted);
+        if (rc != 0) {
+            snprintf(err, errlen, "register counters: %s", strerror(-rc));
+            return rc;
+        }
+    }
+    return audit_archive_open(&ac, &c->archive, err, errlen);
 }
 
 static int
@@ -100,6 +196,8 @@ audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void
             .dedup_window_ms = (int64_t)window,
             .host = host,
             .inst = inst,
+            .on_seal = audit_sealed,
+            .seal_arg = c,
         };
         c->host = host;
         c->inst = inst;
@@ -119,6 +217,8 @@ audit_init(const jw_host *host, jw_instance *inst, const char *config_json, void
         }
         if (rc == 0)
             rc = audit_log_open(&lc, &c->log, err, errlen);
+        if (rc == 0 && (rc = audit_archive_start(c, cfg, dir->valuestring, err, errlen)) != 0)
+            audit_log_close(c->log);
     }
     cJSON_Delete(cfg);
     if (rc != 0) {
@@ -254,6 +354,9 @@ static void
 audit_fini(void *ctx)
 {
     audit_ctx *c = ctx;
+    /* The archive first: a seal during close would find it gone otherwise. */
+    audit_archive_close(c->archive);
+    c->archive = NULL;
     audit_log_close(c->log);
     free(c);
 }

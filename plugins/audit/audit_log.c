@@ -57,6 +57,8 @@ struct audit_log {
     const jw_host *host;
     jw_instance *inst;
     uint32_t ctr_records, ctr_fsyncs, ctr_segments;
+    void (*on_seal)(void *arg, uint32_t no);
+    void *seal_arg;
 
     pthread_mutex_t mu;
     pthread_cond_t fill_cv;     /* the leader waits here for its batch to fill */
@@ -474,6 +476,8 @@ audit_log_open(const audit_log_cfg *cfg, audit_log **out, char *err, size_t errl
     l->ctr_records = cfg->ctr_records;
     l->ctr_fsyncs = cfg->ctr_fsyncs;
     l->ctr_segments = cfg->ctr_segments;
+    l->on_seal = cfg->on_seal;
+    l->seal_arg = cfg->seal_arg;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -578,6 +582,8 @@ log_rotate_locked(audit_log *l, char *err, size_t errlen)
         log_msg(l, JW_LOG_WARN, "out of memory remembering message ids");
     segs_prune(l, now);
     count(l, l->ctr_segments, 1);
+    if (l->on_seal)
+        l->on_seal(l->seal_arg, l->seg_no - 1);
     return 0;
 }
 

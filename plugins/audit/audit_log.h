@@ -27,6 +27,11 @@ typedef struct audit_log_cfg {
     const jw_host *host;       /* for log and counters; may be NULL */
     jw_instance *inst;
     uint32_t ctr_records, ctr_fsyncs, ctr_segments; /* counter ids, when host != NULL */
+    /* Called with the number of a segment once it is sealed (its successor
+     * started and its records are on disk), holding the log's mutex: it must
+     * not block or call back into the log. May be NULL. */
+    void (*on_seal)(void *arg, uint32_t no);
+    void *seal_arg;
 } audit_log_cfg;
 
 typedef struct audit_log audit_log;

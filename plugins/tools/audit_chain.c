@@ -24,18 +24,11 @@ broken(audit_chain_result *r, const char *seg, uint64_t line, const char *what)
     return 1;
 }
 
-/* 0 when the segment checks out, 1 broken, -1 unreadable. */
+/* 0 when the segment read from fp checks out, 1 broken, -1 unreadable.
+ * Closes fp. */
 static int
-verify_segment(const char *dir, uint32_t no, int last, int strict, chain *c, audit_chain_result *r)
+verify_segment(FILE *fp, const char *name, int last, int strict, chain *c, audit_chain_result *r)
 {
-    char name[AUD_SEG_NAME_MAX], path[4096];
-    aud_segment_name(no, name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        snprintf(r->error, sizeof r->error, "open %s: %s", name, strerror(errno));
-        return -1;
-    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -77,8 +70,59 @@ verify_segment(const char *dir, uint32_t no, int last, int strict, chain *c, aud
     return rc;
 }
 
+/* Segment no from dir, or through fetch when dir lacks it: as verify_segment,
+ * or 2 when it is missing (broken, but not a segment checked). */
+static int
+verify_no(const char *dir, uint32_t no, int local, int last, int strict, audit_chain_fetch_fn fetch,
+          void *arg, chain *c, audit_chain_result *r)
+{
+    char name[AUD_SEG_NAME_MAX], path[4096];
+    aud_segment_name(no, name);
+    if (local) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *fp = fopen(path, "re");
+        if (!fp) {
+            snprintf(r->error, sizeof r->error, "open %s: %s", name, strerror(errno));
+            return -1;
+        }
+        return verify_segment(fp, name, last, strict, c, r);
+    }
+    if (!fetch)
+        return broken(r, name, 0, "missing segment") + 1;
+    char *buf = NULL, ferr[160] = "";
+    size_t len = 0;
+    int rc = fetch(arg, name, &buf, &len, ferr, sizeof ferr);
+    if (rc == -ENOENT)
+        return broken(r, name, 0, "missing segment (not in the archive either)") + 1;
+    if (rc != 0) {
+        snprintf(r->error, sizeof r->error, "%s", ferr);
+        return -1;
+    }
+    r->fetched++;
+    if (len == 0) {
+        free(buf);
+        return last ? 0 : broken(r, name, 0, "empty segment");
+    }
+    FILE *fp = fmemopen(buf, len, "r");
+    if (!fp) {
+        snprintf(r->error, sizeof r->error, "fmemopen %s: %s", name, strerror(errno));
+        free(buf);
+        return -1;
+    }
+    rc = verify_segment(fp, name, last, strict, c, r);
+    free(buf);
+    return rc;
+}
+
 int
 audit_chain_verify(const char *dir, int strict, audit_chain_result *r)
+{
+    return audit_chain_verify_from(dir, strict, NULL, NULL, r);
+}
+
+int
+audit_chain_verify_from(const char *dir, int strict, audit_chain_fetch_fn fetch, void *arg,
+                        audit_chain_result *r)
 {
     memset(r, 0, sizeof *r);
     memcpy(r->head, AUD_ZERO_HASH, sizeof r->head);
@@ -91,15 +135,16 @@ audit_chain_verify(const char *dir, int strict, audit_chain_result *r)
     }
     chain c = {.next_n = 1};
     memcpy(c.head, AUD_ZERO_HASH, sizeof c.head);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (nos[i] != i + 1) {
-            char name[AUD_SEG_NAME_MAX];
-            aud_segment_name((uint32_t)(i + 1), name);
-            rc = broken(r, name, 0, "missing segment");
-            break;
-        }
-        rc = verify_segment(dir, nos[i], i + 1 == n, strict, &c, r);
-        if (rc >= 0)
+    /* Segments 1 .. the newest in dir; those not in dir through fetch. */
+    uint32_t max = n ? nos[n - 1] : 0;
+    size_t i = 0;
+    for (uint32_t no = 1; no <= max && rc == 0; no++) {
+        int local = i < n && nos[i] == no;
+        rc = verify_no(dir, no, local, no == max, strict, fetch, arg, &c, r);
+        i += local;
+        if (rc == 2)
+            rc = 1;
+        else if (rc >= 0)
             r->segments++;
     }
     free(nos);

@@ -5,10 +5,18 @@
  * real log for `jetway-audit-verify`.
  *
  *   audit_gen PLUGIN.so DIR N THREADS [SEGMENT_SIZE [FSYNC_BATCH [FSYNC_INTERVAL_MS]]]
+ *
+ * AUDIT_GEN_EXTRA: more config members, appended verbatim to the JSON
+ * object (e.g. "\"archive_endpoint\":\"http://...\""). AUDIT_GEN_WAIT=FILE:
+ * once the events are in, keep the plugin running (its archive thread
+ * working), print its archive counters to stderr whenever they change, and
+ * stop only when FILE exists (t_audit_archive.sh).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "audit_fakehost.h"
 
@@ -73,9 +81,10 @@ main(int argc, char **argv)
     if (!p)
         return 1;
     char cfg[4096], err[256] = "";
+    const char *extra = getenv("AUDIT_GEN_EXTRA");
     snprintf(cfg, sizeof cfg,
-             "{\"dir\":\"%s\",\"segment_size\":%lu,\"fsync_batch\":%lu,\"fsync_interval\":%lu}",
-             argv[2], seg, batch, interval);
+             "{\"dir\":\"%s\",\"segment_size\":%lu,\"fsync_batch\":%lu,\"fsync_interval\":%lu%s%s}",
+             argv[2], seg, batch, interval, extra ? "," : "", extra ? extra : "");
     void *ctx = NULL;
     if (p->init(fh_host(), (jw_instance *)&fh_state, cfg, &ctx, err, sizeof err) != 0) {
         fprintf(stderr, "init: %s\n", err);
@@ -96,10 +105,29 @@ main(int argc, char **argv)
         acked += g[t].acked;
         failed += g[t].failed;
     }
+    const char *wait = getenv("AUDIT_GEN_WAIT");
+    if (wait) {
+        printf("generated acked=%u failed=%u\n", acked, failed);
+        fflush(stdout);
+        uint64_t last[3] = {UINT64_MAX, 0, 0};
+        while (access(wait, F_OK) != 0) {
+            uint64_t now[3] = {fh_counter("audit_archived"), fh_counter("audit_archive_failures"),
+                               fh_counter("audit_archive_deleted")};
+            if (now[0] != last[0] || now[1] != last[1] || now[2] != last[2]) {
+                fprintf(stderr,
+                        "archive: archived=%" PRIu64 " failures=%" PRIu64 " deleted=%" PRIu64 "\n",
+                        now[0], now[1], now[2]);
+                memcpy(last, now, sizeof last);
+            }
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+        }
+    }
     p->fini(ctx);
     free(g);
-    printf("acked=%u failed=%u records=%" PRIu64 " fsyncs=%" PRIu64 " segments=%" PRIu64 "\n",
+    printf("acked=%u failed=%u records=%" PRIu64 " fsyncs=%" PRIu64 " segments=%" PRIu64
+           " archived=%" PRIu64 " archive_failures=%" PRIu64 " archive_deleted=%" PRIu64 "\n",
            acked, failed, fh_counter("audit_records"), fh_counter("audit_fsyncs"),
-           fh_counter("audit_segments"));
+           fh_counter("audit_segments"), fh_counter("audit_archived"),
+           fh_counter("audit_archive_failures"), fh_counter("audit_archive_deleted"));
     return failed ? 1 : 0;
 }

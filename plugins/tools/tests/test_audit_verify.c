@@ -182,6 +182,70 @@ test_verify_bad_json_and_empty_segment(void **state)
     rmtree(dir);
 }
 
+/* A fetch function reading from another directory (the archive's stand-in);
+ * arg NULL: the archive is unreachable. */
+static int
+fetch_from(void *arg, const char *name, char **buf, size_t *len, char *err, size_t errlen)
+{
+    if (!arg) {
+        snprintf(err, errlen, "GET %s: Couldn't connect to server", name);
+        return -EIO;
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", (const char *)arg, name);
+    if (access(path, F_OK) != 0)
+        return -ENOENT;
+    *buf = slurp(path, len);
+    return 0;
+}
+
+static void
+test_verify_from_archive(void **state)
+{
+    (void)state;
+    char *dir = three_segments();
+    char *stash = tmpdir();
+    audit_chain_result r;
+    assert_int_equal(audit_chain_verify(dir, 1, &r), 0);
+    uint64_t records = r.records;
+    uint32_t segments = r.segments;
+    char to[600];
+    for (uint32_t no = 1; no <= 2; no++) {
+        char from[600];
+        snprintf(from, sizeof from, "%s", seg_path(dir, no));
+        snprintf(to, sizeof to, "%s/audit-%06u.jsonl", stash, no);
+        assert_int_equal(rename(from, to), 0);
+    }
+    expect_broken(dir, "audit-000001.jsonl", 0, "missing segment");
+    assert_int_equal(audit_chain_verify_from(dir, 1, fetch_from, stash, &r), 0);
+    assert_int_equal(r.records, records);
+    assert_int_equal(r.segments, segments);
+    assert_int_equal(r.fetched, 2);
+    /* The archive unreachable: the verification cannot finish. */
+    assert_int_equal(audit_chain_verify_from(dir, 1, fetch_from, NULL, &r), -1);
+    assert_non_null(strstr(r.error, "Couldn't connect"));
+    /* A changed archived copy is found like a changed local one. */
+    size_t len;
+    snprintf(to, sizeof to, "%s/audit-000002.jsonl", stash);
+    char *buf = slurp(to, &len);
+    char *at = strstr(buf + line_off(buf, 2), "\"order_id\":\"o");
+    assert_non_null(at);
+    at[13] ^= 1;
+    spit(to, buf, len);
+    free(buf);
+    assert_int_equal(audit_chain_verify_from(dir, 1, fetch_from, stash, &r), 1);
+    assert_string_equal(r.segment, "audit-000002.jsonl");
+    assert_int_equal(r.line, 2);
+    assert_string_equal(r.error, "hash mismatch");
+    /* Missing in both places. */
+    assert_int_equal(unlink(to), 0);
+    assert_int_equal(audit_chain_verify_from(dir, 1, fetch_from, stash, &r), 1);
+    assert_string_equal(r.segment, "audit-000002.jsonl");
+    assert_string_equal(r.error, "missing segment (not in the archive either)");
+    rmtree(stash);
+    rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -194,6 +258,7 @@ main(void)
         cmocka_unit_test(test_verify_truncated_last_segment),
         cmocka_unit_test(test_verify_missing_segment),
         cmocka_unit_test(test_verify_bad_json_and_empty_segment),
+        cmocka_unit_test(test_verify_from_archive),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
