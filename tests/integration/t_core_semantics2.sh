@@ -170,7 +170,8 @@ tnext=$(now_ms)
 # plus the little the NAK takes to leave after the handler.
 ngap=$((tnext - tnd1 - 2000))
 ndel=$(sed -n 's/^Reply-To: \$JS\.ACK\.WORK\.down\.\([0-9]*\)\..*/\1/p' "$T/next.out")
-grep -q '"message_id":"nd-[23]"' "$T/next.out" || fail "the pull got $(cat "$T/next.out"), want nd-2 or nd-3"
+grep -q '"message_id":"nd-[23]"' "$T/next.out" ||
+    fail "no redelivery of nd-2 or nd-3 within 9 s (not NAKed?): the pull got '$(cat "$T/next.out")'"
 [ $ngap -ge 1800 ] || fail "redelivered $ngap ms after the NAK, want the 2 s (-10%) delay"
 [ $ngap -lt 5000 ] || fail "redelivered $ngap ms after the NAK: ack_wait (10 s), not the NAK's delay"
 [ "$ndel" = 2 ] || fail "the redelivery is delivery '$ndel', want 2 (one delayed NAK, no spin)"
