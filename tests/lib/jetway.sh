@@ -25,7 +25,8 @@
 #                                  REC: more of its config), MORE (instance
 #                                  list items, as YAML lines), streams WORK
 #                                  (work.>) and DLQ (dlq.>); the caller
-#                                  appends `consumers:`
+#                                  appends `consumers:`. RECORD_NATS_EXTRA
+#                                  adds ", key: value" to the nats mapping
 
 jw_start()
 {
@@ -144,7 +145,7 @@ record_config()
     {
         cat <<YAML
 service: $2
-nats: {servers: ["$NATS_URL"]}
+nats: {servers: ["$NATS_URL"]${RECORD_NATS_EXTRA:-}}
 redis: {url: "$REDIS_URL"}
 plugins:
   dir: $T/plugins
