@@ -84,6 +84,7 @@ lost=$(metric jetway_dedup_total consumer=renew outcome=lease_lost) || fail "no 
 note "renewal: rn-3 waited $rwait ms after its claim (lease 4 s), kept its claim through the handler"
 
 # -- A failed dead-letter publish NAKs and is tried again later.
+# shellcheck disable=SC2016 # a NATS subject, not an expansion
 "$JW_BUILD/tests/tools/nats_req" "$NATS_URL" '$JS.API.STREAM.DELETE.DLQ' '' >"$T/del.out" ||
     fail "cannot delete stream DLQ"
 grep -q '"success":true' "$T/del.out" || fail "DLQ not deleted: $(cat "$T/del.out")"
@@ -162,6 +163,7 @@ wait_for 10 grep -q 'redis: unreachable' "$T/jw.log" || fail "jetway did not not
 tnd1=$(attempt_field "$T/slow2" nd-1 1 6)
 grep -q '^attempt nd-2 ' "$T/slow2" && fail "nd-2 handled before Redis stopped: the test proves nothing"
 [ "$(now_ms)" -lt $((tnd1 + 1900)) ] || fail "Redis stopped after nd-1's handler returned: the test proves nothing"
+# shellcheck disable=SC2016
 NATS_REQ_SHOW_REPLY=1 "$JW_BUILD/tests/tools/nats_req" "$NATS_URL" '$JS.API.CONSUMER.MSG.NEXT.WORK.down' \
     '{"batch":1,"expires":9000000000}' 10000 >"$T/next.out" || fail "no redelivery within 10 s"
 tnext=$(now_ms)
