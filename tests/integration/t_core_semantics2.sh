@@ -171,6 +171,7 @@ tnext=$(now_ms)
 # lower bound of the NAK's time, so the gap measured is at most the real one
 # plus the little the NAK takes to leave after the handler.
 ngap=$((tnext - tnd1 - 2000))
+# shellcheck disable=SC2016
 ndel=$(sed -n 's/^Reply-To: \$JS\.ACK\.WORK\.down\.\([0-9]*\)\..*/\1/p' "$T/next.out")
 grep -q '"message_id":"nd-[23]"' "$T/next.out" ||
     fail "no redelivery of nd-2 or nd-3 within 9 s (not NAKed?): the pull got '$(cat "$T/next.out")'"
