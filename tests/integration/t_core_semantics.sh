@@ -58,8 +58,7 @@ attempt_delivery()
 # -- The done marker carries the dedup TTL (2 h), not the lease.
 pubn work.a 1 ttl- >/dev/null || fail pub
 wait_for 30 committed_ge worker 1 || fail "ttl-1 not committed"
-wait_for 30 sh -c "redis-cli -p $REDIS_PORT GET jw:worker:ttl-1 | grep -q '^D|'" ||
-    fail "no done marker for ttl-1: '$(rcli GET jw:worker:ttl-1)'"
+wait_for 30 dedup_done worker ttl-1 ok || fail "no done marker for ttl-1: '$(dedup_value worker ttl-1)'"
 pttl=$(rcli PTTL jw:worker:ttl-1)
 [ "$pttl" -gt $((7200000 - 60000)) ] && [ "$pttl" -le 7200000 ] ||
     fail "done marker PTTL $pttl ms, want the 2 h TTL"
@@ -71,7 +70,7 @@ for _ in 1 2; do
 done
 wait_drained WORK byfield 30 || fail "byfield did not drain"
 [ "$(count_in 'attempt o-7 ' "$T/effects")" = 1 ] || fail "o-7 handled $(count_in 'attempt o-7 ' "$T/effects") times, want 1"
-case "$(rcli GET jw:byfield:o-7)" in D\|*) ;; *) fail "no done marker under the order_id: '$(rcli GET jw:byfield:o-7)'" ;; esac
+dedup_done byfield o-7 ok || fail "no done marker under the order_id: '$(dedup_value byfield o-7)'"
 
 # -- RETRY releases the claim: the redelivery (backoff 2 s) is handled at
 # once, not after the 20 s lease (a claim left in place would make it busy).
@@ -104,7 +103,7 @@ rcli SET jw:slowc:lost-1 'P|intruder' PX 60000 >/dev/null
 wait_for 30 metric_is 1 jetway_dedup_total consumer=slowc outcome=lease_lost ||
     fail "lease_lost is $(metric jetway_dedup_total consumer=slowc outcome=lease_lost), want 1"
 grep -q '"msg":"claim lease lost before commit' "$T/jw.log" || fail "no lost lease logged"
-[ "$(rcli GET jw:slowc:lost-1)" = "P|intruder" ] || fail "the commit overwrote the other process's claim"
+dedup_held slowc lost-1 intruder || fail "the commit overwrote the other process's claim: '$(dedup_value slowc lost-1)'"
 
 # -- Jitter: 20 messages retried once with backoff 1 s: the NAK delays differ.
 "$JW" pub -s "$NATS_URL" -q work.j '{"message_id":"j-%d","x":"please-retry"}' --count 20 --id 'j-%d' || fail pub

@@ -18,20 +18,11 @@ start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 HTTP_PORT=$(free_port)
 URL="http://127.0.0.1:$HTTP_PORT/metrics"
-cat >"$T/jw.yaml" <<YAML
-service: {name: pending, workers: 4}
-nats: {servers: ["$NATS_URL"]}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - {name: quick, file: record.so, config: {effects_file: "$T/quick"}}
-    - {name: slow, file: record.so, config: {effects_file: "$T/slow", sleep: 60s}}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+record_config "$T/jw.yaml" "{name: pending, workers: 4}" "" \
+    "    - {name: slow, file: record.so, config: {effects_file: \"$T/slow\", sleep: 60s}}"
+cat >>"$T/jw.yaml" <<YAML
 consumers:
-  - {name: q, stream: WORK, filter_subject: work.q, handler: quick, ack_wait: 10s,
+  - {name: q, stream: WORK, filter_subject: work.q, handler: rec, ack_wait: 10s,
      batch: 5, dead_letter: dlq.q}
   - {name: s, stream: WORK, filter_subject: work.s, handler: slow, ack_wait: 120s,
      max_ack_pending: 2, concurrency: 2, batch: 1, dead_letter: dlq.s}
@@ -85,7 +76,7 @@ paused_ok()
 }
 wait_for 20 paused_ok || fail "paused: $(show q)"
 note "paused: pending $pend + ack pending $ack (NAKed from a pull already open) of $N, 0 in flight, server and /metrics agree"
-[ "$(attempts "$T/quick")" = 0 ] || fail "handled while Redis was down"
+[ "$(attempts "$T/effects")" = 0 ] || fail "handled while Redis was down"
 restart_redis
 wait_drained WORK q 30 || fail "q did not drain after Redis came back"
 wait_for 20 is q 0 0 0 || fail "q after the outage: $(show q)"

@@ -143,7 +143,7 @@ grep -q 'reload failed' "$T/reload.out" || fail "reload: $(cat "$T/reload.out")"
 cp "$T/a.good" "$T/a.yaml"
 # A lost lease: while the slow handler runs, another token takes the claim.
 "$JW" pub -s "$NATS_URL" -q work.slow '{"message_id":"lease-1"}' --id lease-1 || fail "pub lease-1"
-wait_for 20 sh -c "redis-cli -p $REDIS_PORT GET jw:slow:lease-1 | grep -q '^P|'" || fail "lease-1 never claimed"
+wait_for 20 dedup_held slow lease-1 || fail "lease-1 never claimed"
 rcli SET jw:slow:lease-1 'P|intruder' PX 60000 >/dev/null
 # A growing backlog: bursts of 10 to the one-at-a-time slow consumer (one
 # message per 2.5 s), each burst seen by Prometheus as a larger backlog than

@@ -14,19 +14,11 @@ start_redis
 plugin_dir "$T/plugins" "$JW_BUILD/tests/plugins/record.so"
 HTTP_PORT=$(free_port)
 BASE="http://127.0.0.1:$HTTP_PORT"
-cat >"$T/jw.yaml" <<YAML
-service: {name: ready, workers: 2, shutdown_grace: 60s}
-nats: {servers: ["$NATS_URL"], reconnect_wait: 100ms, reconnect_wait_max: 500ms}
-redis: {url: "$REDIS_URL"}
-plugins:
-  dir: $T/plugins
-  instances:
-    - {name: slow, file: record.so, config: {effects_file: "$T/effects", sleep: 4s}}
-streams:
-  - {name: WORK, subjects: ["work.>"]}
-  - {name: DLQ, subjects: ["dlq.>"]}
+RECORD_NATS_EXTRA=", reconnect_wait: 100ms, reconnect_wait_max: 500ms" \
+    record_config "$T/jw.yaml" "{name: ready, workers: 2, shutdown_grace: 60s}" "sleep: 4s"
+cat >>"$T/jw.yaml" <<YAML
 consumers:
-  - {name: worker, stream: WORK, handler: slow, ack_wait: 30s, concurrency: 1,
+  - {name: worker, stream: WORK, handler: rec, ack_wait: 30s, concurrency: 1,
      dead_letter: dlq.worker}
 http: {listen: "127.0.0.1:$HTTP_PORT"}
 YAML
@@ -93,7 +85,7 @@ expect /healthz 200 ok || fail "/healthz during the drain: $(cat "$T/body")"
 expect /metrics 200 'jetway_draining{service="ready"} 1' || fail "jetway_draining not 1"
 # In flight now, so (nothing new is fetched while draining) also during
 # the checks above.
-expect /metrics 200 'jetway_in_flight_messages{service="ready",consumer="worker",stream="WORK",handler="slow"} 1' ||
+expect /metrics 200 'jetway_in_flight_messages{service="ready",consumer="worker",stream="WORK",handler="rec"} 1' ||
     fail "slow-1 not in flight during the drain"
 checks=$((checks + 4))
 rc=0

@@ -61,7 +61,13 @@ grep -qF "stream ORDERS: refused: storage is 'file' on the server, config says '
 
 # 6. the durable survived every refusal with its state
 ci=$(cinfo) || fail "durable deleted after a refusal"
-[ "$(echo "$ci" | jget '["num_pending"]')" = 5 ] || fail "durable was recreated: $ci"
-[ "$("$JW" pub --stream-info ORDERS | jget '["messages"]')" = 5 ] || fail "stream lost messages"
-[ "$("$JW" pub --stream-info ORDERS | jget '["storage"]')" = file ] || fail "storage changed"
-echo "RESULT t_provision ok"
+pending=$(echo "$ci" | jget '["num_pending"]')
+[ "$pending" = 5 ] || fail "durable was recreated: $ci"
+msgs=$("$JW" pub --stream-info ORDERS | jget '["messages"]')
+[ "$msgs" = 5 ] || fail "stream lost messages: $msgs of 5"
+storage=$("$JW" pub --stream-info ORDERS | jget '["storage"]')
+[ "$storage" = file ] || fail "storage changed to $storage"
+map=$(echo "$ci" | jget '["max_ack_pending"]')
+awms=$(echo "$ci" | jget '["ack_wait_ms"]')
+echo "RESULT t_provision num_pending=$pending messages=$msgs storage=$storage" \
+    "max_ack_pending=$map ack_wait_ms=$awms"

@@ -14,12 +14,15 @@ sinfo() { "$JW" pub --stream-info ORDERS; }
 out=$("$JW" pub orders.created '{"message_id":"m-%d","n":%d}' --count 200 --id 'm-%d') ||
     fail "pub failed: $out"
 [ "$out" = "published 200 (duplicates 0)" ] || fail "unexpected summary: $out"
-[ "$(sinfo | jget '["messages"]')" = 200 ] || fail "stream does not hold 200 messages"
+stored=$(sinfo | jget '["messages"]')
+[ "$stored" = 200 ] || fail "stream holds $stored messages, want 200"
 
 # the same ids again: all duplicates (server dedup), nothing stored
 out=$("$JW" pub orders.created 'again %d' --count 200 --id 'm-%d' --sync) || fail "pub failed"
 [ "$out" = "published 200 (duplicates 200)" ] || fail "dedup not reported: $out"
-[ "$(sinfo | jget '["last_seq"]')" = 200 ] || fail "duplicates were stored"
+dups=$(echo "$out" | sed 's/.*(duplicates \([0-9]*\)).*/\1/')
+last=$(sinfo | jget '["last_seq"]')
+[ "$last" = 200 ] || fail "duplicates were stored: last_seq $last"
 
 # --json-id picks Nats-Msg-Id from the payload (m-7 exists already)
 out=$("$JW" pub orders.created '{"message_id":"m-7"}' --json-id message_id) || fail "pub failed"
@@ -47,7 +50,8 @@ grep -q 'failed' "$T/perr" || fail "no failure message"
 
 # consumer info as JSON
 ci=$("$JW" pub --consumer-info ORDERS payment) || fail "consumer-info failed"
-[ "$(echo "$ci" | jget '["num_pending"]')" = 206 ] || fail "num_pending wrong: $ci"
+pending=$(echo "$ci" | jget '["num_pending"]')
+[ "$pending" = 206 ] || fail "num_pending wrong: $ci"
 [ "$(echo "$ci" | jget '["num_ack_pending"]')" = 0 ] || fail "num_ack_pending wrong: $ci"
 [ "$(echo "$ci" | jget '["num_redelivered"]')" = 0 ] || fail "num_redelivered wrong: $ci"
 [ "$(echo "$ci" | jget '["delivered"]["stream_seq"]')" = 0 ] || fail "delivered wrong: $ci"
@@ -57,4 +61,4 @@ ci=$("$JW" pub --consumer-info ORDERS payment) || fail "consumer-info failed"
 "$JW" pub >/dev/null 2>&1
 [ $? -eq 2 ] || fail "pub without a subject is not a usage error"
 "$JW" pub --help | grep -q 'usage: jetway pub' || fail "no --help"
-echo "RESULT t_pub ok"
+echo "RESULT t_pub stored=$stored duplicates=$dups last_seq_after_dups=$last num_pending=$pending"

@@ -143,7 +143,7 @@ fault_failpoint()
     case $point in
     after_claim)
         # Claimed, not yet handled: a live lease, no attempt, no effect.
-        case "$key" in P\|*) ;; *) fail "after_claim: key of $X is '$key', want a P| lease" ;; esac
+        dedup_held worker "$X" || fail "after_claim: key of $X is '$key', want a P| lease"
         [ "$att_x" = 0 ] || fail "after_claim: $X was handled ($att_x attempts) before the kill"
         ;;
     after_handle)
@@ -154,7 +154,7 @@ fault_failpoint()
         ;;
     after_commit)
         # Done marker written, the ACK not sent.
-        case "$key" in D\|*) ;; *) fail "after_commit: key of $X is '$key', want D|" ;; esac
+        dedup_done worker "$X" ok || fail "after_commit: key of $X is '$key', want D|ok"
         [ "$att_x" = 1 ] || fail "after_commit: $X has $att_x attempts before the kill, want 1"
         [ $in_window = 0 ] || fail "after_commit: $X is in the crash window"
         ;;

@@ -15,6 +15,9 @@
 #   dupcommits CONSUMER            second commits record.so saw (must be 0)
 #   attempts FILE                  attempt lines in record.so's effects file
 #   pubn SUBJECT N [ID_PREFIX]     publish N JSON messages with ids PREFIX%d
+#   dedup_value CONSUMER ID        the host's dedup key of ID (prefix jw)
+#   dedup_done CONSUMER ID [MARK]  the key is a done marker (D|MARK, any mark)
+#   dedup_held CONSUMER ID [TOKEN] the key is a claim (P|TOKEN, any token)
 #   record_config FILE SERVICE [REC [MORE [SO]]]  write the head of a
 #                                  config: service SERVICE (a YAML flow
 #                                  mapping), the servers, instance "rec" of
@@ -22,7 +25,8 @@
 #                                  REC: more of its config), MORE (instance
 #                                  list items, as YAML lines), streams WORK
 #                                  (work.>) and DLQ (dlq.>); the caller
-#                                  appends `consumers:`
+#                                  appends `consumers:`. RECORD_NATS_EXTRA
+#                                  adds ", key: value" to the nats mapping
 
 jw_start()
 {
@@ -119,12 +123,29 @@ pubn()
         --count "$2" --id "${3:-m-}%d"
 }
 
+dedup_value()
+{
+    rcli GET "jw:$1:$2"
+}
+
+dedup_done()
+{
+    v=$(dedup_value "$1" "$2") || return 1
+    case "$v" in "D|${3:-}"*) [ -z "${3:-}" ] || [ "$v" = "D|$3" ] ;; *) return 1 ;; esac
+}
+
+dedup_held()
+{
+    v=$(dedup_value "$1" "$2") || return 1
+    case "$v" in "P|${3:-}"*) [ -z "${3:-}" ] || [ "$v" = "P|$3" ] ;; *) return 1 ;; esac
+}
+
 record_config()
 {
     {
         cat <<YAML
 service: $2
-nats: {servers: ["$NATS_URL"]}
+nats: {servers: ["$NATS_URL"]${RECORD_NATS_EXTRA:-}}
 redis: {url: "$REDIS_URL"}
 plugins:
   dir: $T/plugins

@@ -5,8 +5,11 @@
  *
  * DATA is sent byte for byte (it may be anything, e.g. invalid JSON); the
  * reply's payload is printed with a newline, after a line
- * "Jetway-Status: N" when the reply carries that header. Exit 0 with a reply, 1 on a
- * timeout, no responders or a connection error (message on stderr).
+ * "Jetway-Status: N" when the reply carries that header, and after a line
+ * "Reply-To: SUBJECT" when NATS_REQ_SHOW_REPLY is set and the reply has one
+ * (a JetStream pull's $JS.ACK subject: the delivery count and sequences).
+ * Exit 0 with a reply, 1 on a timeout, no responders or a connection error
+ * (message on stderr).
  */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -35,6 +38,8 @@ main(int argc, char **argv)
         const char *st = NULL;
         if (natsMsgHeader_Get(reply, "Jetway-Status", &st) == NATS_OK && st)
             printf("Jetway-Status: %s\n", st);
+        if (getenv("NATS_REQ_SHOW_REPLY") && natsMsg_GetReply(reply))
+            printf("Reply-To: %s\n", natsMsg_GetReply(reply));
         fwrite(natsMsg_GetData(reply), 1, (size_t)natsMsg_GetDataLength(reply), stdout);
         printf("\n");
         rc = 0;
