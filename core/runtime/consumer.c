@@ -353,7 +353,8 @@ fetcher_paused(rt_consumer *c)
 {
     if (ctl_holds(c->ctl)) /* the operator's pause, or the circuit breaker */
         return 1;
-    if (atomic_load(&c->dedup) && atomic_load(&c->r->redis_refused))
+    if (atomic_load(&c->dedup) &&
+        (atomic_load(&c->r->redis_refused) || !atomic_load(&c->r->redis_settled)))
         return 1;
     return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
 }

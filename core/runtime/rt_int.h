@@ -222,6 +222,9 @@ struct rt_host {
     uint64_t reload_seq;
     atomic_int redis_up;
     atomic_int redis_refused; /* the Redis server's configuration is refused (rds on_state -1) */
+    atomic_int redis_settled; /* Redis's first outcome is known (up, down, refused), or
+                               * REDIS_SETTLE_MS passed: dedup consumers wait for it */
+    uint64_t redis_started_ms; /* loop: when rds_start ran (monotonic ms) */
     atomic_int stopping;      /* for threads: shutting down */
     jw_host host;             /* the table handed to plugins */
     void *http;               /* http server, when configured */

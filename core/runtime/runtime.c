@@ -27,6 +27,10 @@
 #include "service_int.h"
 #include "settle_int.h"
 
+/* How long dedup consumers wait for Redis's first outcome (connected,
+ * refused) before their on_unavailable policy applies: a first fetch must
+ * not process without claims on a server the check is about to refuse. */
+#define REDIS_SETTLE_MS 3000
 #define TICK_MS 100
 /* How often commits that failed without a disconnect are sent again. */
 #define COMMIT_RETRY_MS 1000
@@ -168,7 +172,10 @@ static void
 on_redis_state(void *ud, int up)
 {
     rt_host *r = ud;
+    /* Set after redis_refused below: a fetcher that sees "settled" must
+     * also see a refusal that came with it. */
     if (up == RDS_STATE_AUTH_REFUSED) {
+        atomic_store(&r->redis_settled, 1);
         /* WRONGPASS/NOAUTH: retrying will not fix a password. */
         if (redis_max_refusals > 0 && ++redis_refusals == redis_max_refusals) {
             log_error("redis: the server refused our credentials %d times in a row; stopping "
@@ -184,11 +191,14 @@ on_redis_state(void *ud, int up)
         /* the server is refused (rds logged why): dedup consumers stop
          * fetching whatever their on_unavailable says */
         atomic_store(&r->redis_refused, 1);
+        atomic_store(&r->redis_settled, 1);
         return;
     }
     atomic_store(&r->redis_up, up);
-    if (up) {
+    if (up)
         atomic_store(&r->redis_refused, 0);
+    atomic_store(&r->redis_settled, 1);
+    if (up) {
         redis_refusals = 0;
         log_info("redis: connected");
         settle_redis_up(r);
@@ -336,6 +346,10 @@ on_tick(uv_timer_t *t)
     rt_host *r = t->data;
     uint64_t now_ms = clock_mono_ns() / 1000000;
     atomic_store(&stats.loop_heartbeat_ms, (int_fast64_t)now_ms);
+    /* Redis unreachable from the start reports nothing: after a while the
+     * dedup consumers go on with their on_unavailable policy. */
+    if (r->rds && !atomic_load(&r->redis_settled) && now_ms - r->redis_started_ms >= REDIS_SETTLE_MS)
+        atomic_store(&r->redis_settled, 1);
     reap_removed(r);
     /* Commits whose outcome was unknown are re-sent when Redis comes back;
      * an error that did not drop the connection (a refused or garbled
@@ -620,6 +634,7 @@ rt_main(const rt_options *opts)
     atomic_store(&stats.needs_redis, needs_redis(cur));
     atomic_store(&stats.js_timeout_ms, cur->health.jetstream_timeout_ms);
     if (cur->has_redis) {
+        r->redis_started_ms = clock_mono_ns() / 1000000;
         if (rds_start(r->loop, &cur->redis, on_redis_state, r, &r->rds) != 0)
             log_error("redis: cannot start the client");
         else

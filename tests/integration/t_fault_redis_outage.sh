@@ -35,16 +35,32 @@ at=$(committed worker)
 # re-sent once Redis answers. Whether the host's commit (rather than a
 # claim, or record.so's own fenced write) is the one in flight is chance,
 # so pause again, up to 5 times, until one was held and re-sent.
+# Each pause needs work in flight: a fast host may have drained the first
+# batch, so publish more (new ids, checked like the rest) whenever less than
+# two max_ack_pending are left.
+topups=0
+keep_busy()
+{
+    local published
+    published=$(wc -l <"$T/published")
+    if [ "$(committed worker)" -ge $((published - 2 * INFLIGHT)) ]; then
+        topups=$((topups + 1))
+        fault_pub 2000 "t$topups-"
+    fi
+}
 pauses=0
 while [ $pauses -lt 5 ]; do
     pauses=$((pauses + 1))
     wait_for 30 grep -q '"msg":"redis: connected"' "$T/jw.log" || fail "Redis not connected"
+    keep_busy
     rcli CLIENT PAUSE 1500 WRITE >/dev/null || fail "CLIENT PAUSE"
     wait_for 30 rcli SET jwtest:probe 1 || fail "Redis did not take writes after the pause"
     wait_for 5 grep -q 'redis: re-sending [1-9][0-9]* held commits' "$T/jw.log" && break
 done
 grep -q 'redis: re-sending [1-9][0-9]* held commits' "$T/jw.log" ||
     fail "no commit held and re-sent in $pauses pauses of the writes past the command timeout"
+keep_busy
+at=$(committed worker)
 stop_redis || fail "redis-server did not stop"
 wait_for 30 grep -q 'redis: unreachable' "$T/jw.log" || fail "jetway did not notice the outage"
 a0=$(attempts "$T/effects")
@@ -70,5 +86,5 @@ resent=$(grep -o 'redis: re-sending [0-9]* held commits' "$T/jw.log" | awk '{s +
 # before jetway noticed) run twice -- not the whole in-flight set.
 fault_check redis_outage --max-redeliveries $((INFLIGHT * (1 + pauses))) --max-reattempts 32 --extra "committed_at_outage=$at" \
     --extra "attempts_during_outage=$((a1 - a0))" --extra "deliveries_during_outage=$((d1 - d0))" \
-    --extra "held_commits_resent=$resent" --extra "pauses=$pauses"
+    --extra "held_commits_resent=$resent" --extra "pauses=$pauses" --extra "topups=$topups"
 jw_stop jw || fail "jetway exited non-zero"
