@@ -76,8 +76,9 @@ jspull_request(char *buf, size_t len, int batch, int64_t expires_ns, int64_t hea
 {
     int n;
     if (heartbeat_ns > 0)
-        n = snprintf(buf, len, "{\"batch\":%d,\"expires\":%" PRId64 ",\"idle_heartbeat\":%" PRId64 "}",
-                     batch, expires_ns, heartbeat_ns);
+        n = snprintf(buf, len,
+                     "{\"batch\":%d,\"expires\":%" PRId64 ",\"idle_heartbeat\":%" PRId64 "}", batch,
+                     expires_ns, heartbeat_ns);
     else
         n = snprintf(buf, len, "{\"batch\":%d,\"expires\":%" PRId64 "}", batch, expires_ns);
     return n < 0 || (size_t)n >= len ? -1 : n;

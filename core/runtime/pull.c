@@ -62,8 +62,8 @@ rt_pull_top_up(rt_pull *p, int credits, int max_inflight)
     snprintf(reply, sizeof(reply), "%s.%llu", p->inbox, (unsigned long long)(p->seq + 1));
     /* natsConnection_PublishRequest buffers; cnats's flusher sends it with
      * whatever ACKs accumulated within a millisecond, in one write. */
-    if (len < 0 || natsConnection_PublishRequest(p->nc, p->next_subject, reply, body, len) !=
-                       NATS_OK)
+    if (len < 0 ||
+        natsConnection_PublishRequest(p->nc, p->next_subject, reply, body, len) != NATS_OK)
         return -1;
     p->seq++;
     p->requests++;

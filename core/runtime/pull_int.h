@@ -60,12 +60,12 @@ typedef struct rt_pull {
 
 /* What one rt_pull_receive brought besides messages. */
 typedef struct rt_pull_events {
-    int heard;           /* anything came from the server */
-    int gone;            /* the durable is gone or not a pull consumer: bind again */
-    int refused;         /* a request was refused (400, 409 Exceeded MaxRequest...) */
-    int no_responders;   /* 503: JetStream does not answer */
-    int lost;            /* a heartbeat was missed or the connection was re-made */
-    char why[160];       /* the server's description of the last refusal */
+    int heard;         /* anything came from the server */
+    int gone;          /* the durable is gone or not a pull consumer: bind again */
+    int refused;       /* a request was refused (400, 409 Exceeded MaxRequest...) */
+    int no_responders; /* 503: JetStream does not answer */
+    int lost;          /* a heartbeat was missed or the connection was re-made */
+    char why[160];     /* the server's description of the last refusal */
 } rt_pull_events;
 
 /* Subscribe to a fresh inbox. 0, or -1 with cnats's error left for the log. */
