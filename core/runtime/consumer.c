@@ -228,6 +228,7 @@ typedef struct fetcher {
     uint64_t next_info; /* clock_mono_ns() when the server numbers are due */
     int backoff_ms;     /* the next nap after a failed bind or pull */
     int lost;           /* a lost pull was logged; quiet until the server is heard */
+    int silent;         /* silences in a row (pull_int.h: two missed heartbeats each) */
 } fetcher;
 
 #define FETCHER_BACKOFF_MIN_MS 100
@@ -268,7 +269,12 @@ fetcher_bind_once(fetcher *f)
                    natsStatus_GetText(s), nats_GetLastError(NULL));
         return -1;
     }
-    if (rt_pull_open(&f->pull, c->r->nc, c->stream, c->name) != 0) {
+    pthread_mutex_lock(&c->mu);
+    const char *pfx = c->g->cfg->nats.inbox_prefix;
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "%s", pfx ? pfx : "_INBOX");
+    pthread_mutex_unlock(&c->mu);
+    if (rt_pull_open(&f->pull, c->r->nc, prefix, c->stream, c->name) != 0) {
         jw_log(JW_LOG_WARN, &f->lc, "cannot subscribe to the pull inbox: %s; retrying",
                nats_GetLastError(NULL));
         return -1;
@@ -453,11 +459,23 @@ fetcher_receive(fetcher *f, int n)
         js_live_ok();
         f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
         f->lost = 0;
+        f->silent = 0;
     }
     if (ev.lost && !f->lost) {
         f->lost = 1;
-        jw_log(JW_LOG_INFO, &f->lc,
-               "pull request presumed lost (reconnected, or no heartbeat); asking again");
+        jw_log(JW_LOG_INFO, &f->lc, "pull request presumed lost (%s); asking again",
+               ev.lost == 1 ? "reconnected" : "no heartbeat");
+    }
+    if (ev.lost == 2 && ++f->silent == 2 && !atomic_load(&c->stop)) {
+        /* Twice nothing at all, not even a heartbeat, on an inbox with a
+         * request waiting: the server is not answering, or this user may
+         * not subscribe to the inbox (the server refuses the subscription
+         * asynchronously; nats.inbox_prefix must match the permissions). */
+        jw_log(JW_LOG_WARN, &f->lc,
+               "nothing heard on the pull inbox %s.* for %d s: is the server answering, and "
+               "may this user subscribe there (nats.inbox_prefix)?",
+               f->pull.inbox, 4 * PULL_HEARTBEAT_MS / 1000);
+        js_live_fail("pull inbox silent", NATS_TIMEOUT);
     }
     if (ev.no_responders && !atomic_load(&c->stop)) {
         js_live_fail("pull", NATS_NO_RESPONDERS);

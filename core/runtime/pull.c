@@ -10,7 +10,8 @@
 #include "base/base.h"
 
 int
-rt_pull_open(rt_pull *p, natsConnection *nc, const char *stream, const char *durable)
+rt_pull_open(rt_pull *p, natsConnection *nc, const char *prefix, const char *stream,
+             const char *durable)
 {
     JW_ASSERT_THREAD(JW_ROLE_FETCHER);
     memset(p, 0, sizeof(*p));
@@ -23,8 +24,17 @@ rt_pull_open(rt_pull *p, natsConnection *nc, const char *stream, const char *dur
     natsInbox *inbox = NULL;
     natsStatus s = natsInbox_Create(&inbox);
     if (s == NATS_OK) {
-        snprintf(p->inbox, sizeof(p->inbox), "%s", (const char *)inbox);
+        /* natsInbox_Create ignores the connection's custom prefix (a user
+         * may be allowed to subscribe under that prefix alone): keep its
+         * unique part, under the prefix. */
+        const char *uniq = strrchr((const char *)inbox, '.');
+        uniq = uniq ? uniq + 1 : (const char *)inbox;
+        int n2 = snprintf(p->inbox, sizeof(p->inbox), "%s.%s", prefix ? prefix : "_INBOX", uniq);
         natsInbox_Destroy(inbox);
+        if (n2 < 0 || (size_t)n2 >= sizeof(p->inbox))
+            s = NATS_INVALID_ARG;
+    }
+    if (s == NATS_OK) {
         char subj[sizeof(p->inbox) + 2];
         snprintf(subj, sizeof(subj), "%s.*", p->inbox);
         s = natsConnection_SubscribeSync(&p->sub, nc, subj);
@@ -139,7 +149,8 @@ check_lost(rt_pull *p, rt_pull_events *ev)
     if (p->outstanding > 0 &&
         clock_mono_ns() - p->last_heard_ns > (uint64_t)2 * PULL_HEARTBEAT_MS * 1000000) {
         rt_pull_reset(p);
-        ev->lost = 1;
+        p->last_heard_ns = clock_mono_ns(); /* the next silence is timed afresh */
+        ev->lost = 2;
     }
 }
 

@@ -48,7 +48,7 @@
 typedef struct rt_pull {
     natsConnection *nc;
     natsSubscription *sub;  /* on "<inbox>.*", NULL when closed */
-    char inbox[64];         /* "_INBOX.<nuid>" */
+    char inbox[160];        /* "<nats.inbox_prefix or _INBOX>.<nuid>" */
     char *next_subject;     /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
     uint64_t seq;           /* requests sent (the reply subject's last token) */
     uint64_t epoch_seq;     /* statuses of requests below this are stale */
@@ -64,12 +64,14 @@ typedef struct rt_pull_events {
     int gone;          /* the durable is gone or not a pull consumer: bind again */
     int refused;       /* a request was refused (400, 409 Exceeded MaxRequest...) */
     int no_responders; /* 503: JetStream does not answer */
-    int lost;          /* a heartbeat was missed or the connection was re-made */
+    int lost;          /* the connection was re-made (1) or the server silent (2) */
     char why[160];     /* the server's description of the last refusal */
 } rt_pull_events;
 
-/* Subscribe to a fresh inbox. 0, or -1 with cnats's error left for the log. */
-int rt_pull_open(rt_pull *p, natsConnection *nc, const char *stream, const char *durable);
+/* Subscribe to a fresh inbox under prefix (nats.inbox_prefix; NULL:
+ * "_INBOX"). 0, or -1 with cnats's error left for the log. */
+int rt_pull_open(rt_pull *p, natsConnection *nc, const char *prefix, const char *stream,
+                 const char *durable);
 /*
  * Keep a request outstanding within `credits` (free slots: max in flight
  * minus in flight): ask for credits - outstanding once that is at least

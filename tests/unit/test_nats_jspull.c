@@ -63,10 +63,9 @@ jspull_classify__stream_message__is_msg(void **state)
     natsMsg *m = NULL;
     /* a stream message with an empty body and headers is still a message:
      * its reply subject says so */
-    assert_int_equal(
-        natsMsg_Create(&m, "orders.created", "$JS.ACK.ORDERS.pay.1.5.6.1700000000000000000.0", NULL,
-                       0),
-        NATS_OK);
+    assert_int_equal(natsMsg_Create(&m, "orders.created",
+                                    "$JS.ACK.ORDERS.pay.1.5.6.1700000000000000000.0", NULL, 0),
+                     NATS_OK);
     assert_int_equal(natsMsgHeader_Set(m, "Status", "408"), NATS_OK);
     int undelivered = 99;
     assert_int_equal(jspull_classify(m, &undelivered), JSPULL_MSG);
