@@ -445,7 +445,7 @@ fetcher_receive(fetcher *f, int n)
 {
     rt_consumer *c = f->c;
     if (n > f->msgs_cap) {
-        natsMsg **m = realloc(f->msgs, sizeof(*m) * (size_t)n);
+        natsMsg **m = realloc(f->msgs, sizeof(natsMsg *) * (size_t)n);
         if (!m) {
             fetcher_nap(c, f->backoff_ms);
             return 0;
