@@ -337,9 +337,12 @@ fetcher_refresh_due(fetcher *f)
  * pause): pulling then would only fill memory with messages it cannot
  * claim, while JetStream keeps them safely. Every dedup consumer pauses
  * while the server is refused (an evicting policy): processing without
- * claims there is exactly the silent forgetting the refusal prevents. A
- * request already outstanding may still bring what it asked for; that stays
- * queued on the inbox (within the credits) until the pause ends. */
+ * claims there is exactly the silent forgetting the refusal prevents.
+ * Paused, no new pull request goes out; one already at the server cannot be
+ * recalled and may still bring what it asked for (a batch at most:
+ * fetcher_top_up), which the fetcher takes and hands on as usual
+ * (fetcher_pull_busy), so that it is handled and settled rather than left
+ * on the inbox, delivered and ack-pending, until the pause ends. */
 static int
 fetcher_paused(rt_consumer *c)
 {
@@ -360,30 +363,45 @@ fetcher_queued(fetcher *f)
     return msgs;
 }
 
+/* A request is at the server, or what one brought is on the inbox: even
+ * paused, the fetcher takes it (fetcher_paused). */
+static int
+fetcher_pull_busy(fetcher *f)
+{
+    return f->pull.outstanding > 0 || fetcher_queued(f) > 0;
+}
+
 /*
- * Wait until there are credits (and Redis, when claims need it). Returns the
- * free credits (> 0) and, in *batch, how many messages one dispatch may
- * take; 0 to start the round over (the server numbers fell due: the wait
- * wakes every 200 ms so that neither a stop nor the refresh waits on a
- * handler), or -1 when stopping.
+ * Wait until there are credits (and Redis, when claims need it), or, paused,
+ * until a request still out may bring something to take. Returns the free
+ * credits (> 0); in *full the most one pull request may ask for (the batch,
+ * within max in flight; see fetcher_top_up); in *held whether fetching is
+ * paused, so that no new request may go out. 0 to start the round over
+ * (the server numbers fell due: the wait wakes every 200 ms so that neither
+ * a stop nor the refresh waits on a handler), or -1 when stopping.
  *
  * When nothing is asked for and nothing has arrived (a backlog: every
- * request was filled at once), the wait lasts until half of the credits are
- * free, the refill rule of rt_pull_top_up: one request then asks for many
- * messages, where waking per returned credit would pull them one by one.
- * The handlers still hold the other half meanwhile. rt_job_finish wakes
- * this wait only once inflight is down to c->wake_inflight.
+ * request was filled at once), the wait lasts until a full request's worth
+ * of credits is free (or half of them, when a request may ask for more than
+ * half): rt_pull_top_up refills at half a request, and one request then
+ * asks for many messages, where waking per returned credit would pull them
+ * one by one. The handlers still hold the rest meanwhile. rt_job_finish
+ * wakes this wait only once inflight is down to c->wake_inflight.
  */
 static int
-fetcher_wait_credit(fetcher *f, int *batch)
+fetcher_wait_credit(fetcher *f, int *full, int *held)
 {
     rt_consumer *c = f->c;
     int idle_pull = f->pull.outstanding == 0 && fetcher_queued(f) == 0;
     pthread_mutex_lock(&c->mu);
+    int paused = 0;
     while (!atomic_load(&c->stop)) {
+        int batch = c->cc->batch > 0 ? c->cc->batch : 64;
+        *full = batch < c->max_inflight ? batch : c->max_inflight;
         int half = c->max_inflight / 2 > 0 ? c->max_inflight / 2 : 1;
-        int need = idle_pull ? half : 1;
-        if (c->max_inflight - c->inflight >= need && !fetcher_paused(c))
+        paused = fetcher_paused(c);
+        int need = paused || !idle_pull ? 1 : (*full < half ? *full : half);
+        if (c->max_inflight - c->inflight >= need && (!paused || fetcher_pull_busy(f)))
             break;
         struct timespec ts;
         clock_deadline_ms(&ts, 200);
@@ -395,28 +413,27 @@ fetcher_wait_credit(fetcher *f, int *batch)
             break;
     }
     int credits = c->max_inflight - c->inflight;
-    *batch = c->cc->batch > 0 ? c->cc->batch : 64;
     pthread_mutex_unlock(&c->mu);
+    *held = paused;
     if (atomic_load(&c->stop))
         return -1;
-    if (credits <= 0 || fetcher_paused(c))
+    if (credits <= 0 || (paused && !fetcher_pull_busy(f)))
         return 0;
-    return ctl_cap(c->ctl, credits); /* one probe while the breaker is half-open */
+    return credits;
 }
 
 /*
- * Keep a pull request outstanding within the credits. A failed publish
- * (the connection is closed; while it reconnects cnats buffers) naps with
- * a growing backoff.
+ * Keep a pull request outstanding within the credits, and within `full`
+ * (the batch): a pause cannot recall a request already at the server, so
+ * what one may ask for is what a pause may still let through (at most a
+ * batch, as README promises). A failed publish (the connection is closed;
+ * while it reconnects cnats buffers) naps with a growing backoff.
  */
 static void
-fetcher_top_up(fetcher *f, int credits)
+fetcher_top_up(fetcher *f, int credits, int full)
 {
     rt_consumer *c = f->c;
-    pthread_mutex_lock(&c->mu);
-    int max_inflight = c->max_inflight;
-    pthread_mutex_unlock(&c->mu);
-    int asked = rt_pull_top_up(&f->pull, credits, max_inflight);
+    int asked = rt_pull_top_up(&f->pull, credits, full);
     if (asked > 0) {
         atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
         return;
@@ -644,14 +661,20 @@ fetcher_main(void *arg)
             continue;
         }
         fetcher_refresh_due(&f);
-        int batch = 0;
-        int credits = fetcher_wait_credit(&f, &batch);
+        int full = 0, held = 0;
+        int credits = fetcher_wait_credit(&f, &full, &held);
         if (credits < 0)
             break;
         if (credits == 0)
             continue;
-        fetcher_top_up(&f, credits);
-        int n = credits < batch ? credits : batch;
+        if (!held) {
+            /* Half-open: the probe asks for exactly one message (the
+             * request ends with it, so outstanding is 0 again for the
+             * next probe after the cool-down). */
+            full = ctl_cap(c->ctl, full);
+            fetcher_top_up(&f, credits, full);
+        }
+        int n = credits < full ? credits : full;
         int got = fetcher_receive(&f, n);
         if (got > 0)
             fetcher_dispatch(&f, f.msgs, got);

@@ -58,11 +58,11 @@ rt_pull_reset(rt_pull *p)
 }
 
 int
-rt_pull_top_up(rt_pull *p, int credits, int max_inflight)
+rt_pull_top_up(rt_pull *p, int credits, int full)
 {
     JW_ASSERT_THREAD(JW_ROLE_FETCHER);
-    int want = credits - p->outstanding;
-    int half = max_inflight / 2 > 0 ? max_inflight / 2 : 1;
+    int want = (credits < full ? credits : full) - p->outstanding;
+    int half = full / 2 > 0 ? full / 2 : 1;
     if (want <= 0 || want < half)
         return 0;
     char body[160];

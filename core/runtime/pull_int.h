@@ -74,11 +74,14 @@ int rt_pull_open(rt_pull *p, natsConnection *nc, const char *prefix, const char 
                  const char *durable);
 /*
  * Keep a request outstanding within `credits` (free slots: max in flight
- * minus in flight): ask for credits - outstanding once that is at least
- * half of max_inflight, or at all when nothing is outstanding. Returns the
- * batch asked for (0: none needed), or -1 when the publish failed.
+ * minus in flight) and within `full`, the most that may be outstanding at
+ * once (the consumer's batch: a pause or an open breaker stops new requests
+ * but cannot recall one already at the server, so that is what a pause can
+ * still let through): ask for min(credits, full) - outstanding once that is
+ * at least half of full. Returns the batch asked for (0: none needed), or
+ * -1 when the publish failed.
  */
-int rt_pull_top_up(rt_pull *p, int credits, int max_inflight);
+int rt_pull_top_up(rt_pull *p, int credits, int full);
 /*
  * Wait up to wait_ms for the first stream message, then take what is
  * already queued, up to max in all, into out[]. Statuses are consumed on
