@@ -340,7 +340,7 @@ typedef struct stats_consumer {
     int active; /* 0 once removed by a reload */
 
     atomic_uint_fast64_t received;
-    atomic_uint_fast64_t pulls;   /* pull requests that brought messages */
+    atomic_uint_fast64_t pulls;   /* pull requests sent (continuous pull: few) */
     atomic_uint_fast64_t batches; /* handle_batch calls (ABI 1.1 plugins) */
     atomic_uint_fast64_t results[STATS_NRESULTS];
     atomic_uint_fast64_t dedup[STATS_NDEDUP];

@@ -182,6 +182,71 @@ typedef struct jsmeta {
 int jsmeta_parse(const char *reply, jsmeta *out);
 
 /*
+ * jspull -- the wire side of jetway's own pull consumer client (the fetcher
+ * in runtime/ drives it): the pull request it publishes to
+ * $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>, the status messages the
+ * server answers on the request's reply subject, and the acknowledgements
+ * published to a message's reply subject.
+ *
+ * jetway does not use cnats's pull subscription (natsSubscription_Fetch*):
+ * cnats 3.4.1's _fetch overflows its message array when messages are
+ * already pending on the subscription (nats.c #749), and it sends one pull
+ * request per fetch. cnats's natsMsg_Ack/Nak/Term/InProgress refuse a
+ * message not received on a JetStream subscription, hence jsack_send.
+ *
+ * Threads: pure functions, any thread; jsack_send publishes on nc (cnats
+ * publishes are thread-safe and buffered: the connection's flusher sends
+ * what accumulated within about a millisecond in one write).
+ */
+
+/* What a message received on a pull inbox is. */
+typedef enum {
+    JSPULL_MSG = 0,       /* a stream message (reply subject $JS.ACK...) */
+    JSPULL_HEARTBEAT,     /* 100 Idle Heartbeat: the request is alive */
+    JSPULL_ENDED,         /* 404/408/409 (expired, max waiting...): ask again */
+    JSPULL_GONE,          /* 409 Consumer Deleted / is push based: bind again */
+    JSPULL_REFUSED,       /* 400, 409 Exceeded MaxRequest...: this request is wrong */
+    JSPULL_NO_RESPONDERS, /* 503: no JetStream behind the subject */
+} jspull_kind;
+
+/*
+ * Classify a status line (code "408", description "Request Timeout"; desc
+ * may be NULL). An unknown code is JSPULL_ENDED: the request is treated as
+ * over, so a new one is asked for rather than waiting on it forever.
+ */
+jspull_kind jspull_status(const char *code, const char *desc);
+/*
+ * Classify a message received on a pull inbox; for a status that ends a
+ * request, *undelivered is the server's Nats-Pending-Messages (messages of
+ * that request it will not deliver), or -1 when absent. A message without a
+ * JetStream reply subject and without a status is JSPULL_ENDED too.
+ */
+jspull_kind jspull_classify(natsMsg *m, int *undelivered);
+/*
+ * The JSON body of a pull request: batch messages, expiring after
+ * expires_ns, the server sending an idle heartbeat every heartbeat_ns (0:
+ * none; nats-server refuses a heartbeat over half the expiry). Returns the
+ * length written, or -1 when it does not fit.
+ */
+int jspull_request(char *buf, size_t len, int batch, int64_t expires_ns, int64_t heartbeat_ns);
+
+typedef enum {
+    JSACK_ACK = 0,
+    JSACK_NAK, /* with delay_ms > 0: -NAK {"delay": ns} */
+    JSACK_TERM,
+    JSACK_PROGRESS, /* +WPI: restart the ack_wait timer */
+} jsack_kind;
+
+/* The body of an acknowledgement; returns its length, or -1 if it does not fit. */
+int jsack_body(char *buf, size_t len, jsack_kind k, int64_t delay_ms);
+/*
+ * Publish the acknowledgement of m (a JetStream message) to its reply
+ * subject, without waiting for the server. NATS_ILLEGAL_STATE when m has no
+ * JetStream reply subject.
+ */
+natsStatus jsack_send(natsConnection *nc, natsMsg *m, jsack_kind k, int64_t delay_ms);
+
+/*
  * msgid -- which id a message is deduplicated by.
  *
  * The id is the Nats-Msg-Id header, else the consumer's JSON field (default

@@ -4,7 +4,7 @@
  * Families (every sample also has service=...; "C" = consumer, stream,
  * handler labels):
  *   jetway_messages_received_total{C}            counter
- *   jetway_consumer_pulls_total{C}               counter (received / pulls = batch)
+ *   jetway_consumer_pulls_total{C}               counter (received / pulls = per request)
  *   jetway_consumer_handler_batches_total{C}     counter (handle_batch calls)
  *   jetway_messages_settled_total{C,result}      counter
  *   jetway_handler_duration_seconds{C}           histogram
@@ -375,8 +375,8 @@ render_consumers(metrics_render_buf *b, const char *service)
                             "Messages handed to jetway by JetStream (every delivery).",
                             CF_RECEIVED);
     consumer_counter_family(b, service, "jetway_consumer_pulls_total",
-                            "Pull requests that brought messages; received / pulls is the "
-                            "mean batch.",
+                            "Pull requests sent; received / pulls is the messages per "
+                            "request.",
                             CF_PULLS);
     consumer_counter_family(b, service, "jetway_consumer_handler_batches_total",
                             "handle_batch calls (ABI 1.1 plugins); messages handled / batches "

@@ -14,11 +14,15 @@
 #include "base/base.h"
 #include "breaker_int.h"
 #include "gen_int.h"
+#include "pull_int.h"
 #include "settle_int.h"
 
-/* Fetch waits at most this long for a first message, so a stop request is
- * noticed within it. */
+/* The fetcher waits at most this long for a first message, so a stop
+ * request is noticed within it (and the inbox drains within it at exit). */
 #define FETCH_WAIT_MS 500
+/* At exit, how long the inbox may take to drain (the server confirming the
+ * unsubscribe); only a server that does not answer makes it last. */
+#define FETCH_EXIT_WAIT_MS 3000
 /* How often the fetcher refreshes the server's numbers for /metrics. */
 #define INFO_EVERY_NS (2 * 1000000000ull)
 
@@ -55,7 +59,7 @@ rt_job_finish(rt_job *j)
         c->nfree++;
         j = NULL;
     }
-    if (c->fetcher_waiting)
+    if (c->fetcher_waiting && c->inflight <= c->wake_inflight)
         pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     free(j);
@@ -207,45 +211,12 @@ fetcher_refresh_info(rt_consumer *c)
     }
 }
 
-int
-consumer_defer_ack(rt_job *j)
-{
-    JW_ASSERT_THREAD(JW_ROLE_WORKER);
-    rt_consumer *c = j->c;
-    pthread_mutex_lock(&c->mu);
-    int taken = c->defer_acks;
-    if (taken) {
-        j->node.next = (mpsc_node *)c->acks;
-        c->acks = j;
-        if (c->fetcher_waiting)
-            pthread_cond_signal(&c->cv);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return taken;
-}
-
-/* Fetcher: send the ACKs the workers left (see consumer_defer_ack). */
-static void
-fetcher_send_acks(rt_consumer *c, int keep_deferring)
-{
-    pthread_mutex_lock(&c->mu);
-    rt_job *list = c->acks;
-    c->acks = NULL;
-    if (!keep_deferring)
-        c->defer_acks = 0;
-    pthread_mutex_unlock(&c->mu);
-    while (list) {
-        rt_job *j = list;
-        list = (rt_job *)j->node.next;
-        settle_ack_deferred(j);
-    }
-}
-
 /*
  * The fetcher thread, in the order of one round (fetcher_main): bind once,
- * then refresh the server's numbers when due, send deferred ACKs, wait for
- * credits, pull, decide how the next round's ACKs travel, and dispatch the
- * batch. Each step below says why it exists; only fetcher_main loops.
+ * then refresh the server's numbers when due, wait for credits, keep a pull
+ * request outstanding within them (pull_int.h), take what has arrived and
+ * dispatch it as one batch. Each step below says why it exists; only
+ * fetcher_main loops.
  */
 
 /*
@@ -255,8 +226,13 @@ fetcher_send_acks(rt_consumer *c, int keep_deferring)
 typedef struct fetcher {
     rt_consumer *c;
     log_ctx lc;
+    rt_pull pull;   /* the pull client; pull.sub is NULL until bound */
+    natsMsg **msgs; /* one batch's messages (msgs_cap long), handed to jobs */
+    int msgs_cap;
     uint64_t next_info; /* clock_mono_ns() when the server numbers are due */
     int backoff_ms;     /* the next nap after a failed bind or pull */
+    int lost;           /* a lost pull was logged; quiet until the server is heard */
+    int silent;         /* silences in a row (pull_int.h: two missed heartbeats each) */
 } fetcher;
 
 #define FETCHER_BACKOFF_MIN_MS 100
@@ -272,29 +248,43 @@ fetcher_backoff_grow(fetcher *f)
 }
 
 /*
- * One attempt to bind to the durable. Provisioning created it beforehand; a
- * bind never creates or deletes it, so a missing durable or a JetStream not
- * yet up is a condition to wait out, not an error to exit on.
+ * One attempt to bind to the durable: it must exist and be a pull consumer
+ * (provisioning created it beforehand; a bind never creates or deletes it,
+ * so a missing durable or a JetStream not yet up is a condition to wait
+ * out, not an error to exit on), then the pull client's inbox.
  */
 static int
-fetcher_bind_once(rt_consumer *c)
+fetcher_bind_once(fetcher *f)
 {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = c->stream;
-    so.Consumer = c->name;
+    rt_consumer *c = f->c;
+    jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_PullSubscribe(&c->sub, c->r->js, NULL, c->name, NULL, &so, &jerr);
-    if (s != NATS_OK) {
-        log_ctx lc = {.consumer = c->name, .stream = c->stream};
-        jw_log(JW_LOG_WARN, &lc, "cannot bind to the durable consumer: %s (%s); retrying",
-               natsStatus_GetText(s), nats_GetLastError(NULL));
-        c->sub = NULL;
+    natsStatus s = js_GetConsumerInfo(&ci, c->r->js, c->stream, c->name, NULL, &jerr);
+    int push = s == NATS_OK && ci && ci->Config && ci->Config->DeliverSubject &&
+               ci->Config->DeliverSubject[0];
+    if (ci)
+        jsConsumerInfo_Destroy(ci);
+    if (s != NATS_OK || push) {
+        if (push)
+            jw_log(JW_LOG_WARN, &f->lc,
+                   "cannot bind to the durable consumer: it is a push consumer; retrying");
+        else
+            jw_log(JW_LOG_WARN, &f->lc, "cannot bind to the durable consumer: %s (%s); retrying",
+                   natsStatus_GetText(s), nats_GetLastError(NULL));
+        return -1;
+    }
+    pthread_mutex_lock(&c->mu);
+    const char *pfx = c->g->cfg->nats.inbox_prefix;
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "%s", pfx ? pfx : "_INBOX");
+    pthread_mutex_unlock(&c->mu);
+    if (rt_pull_open(&f->pull, c->r->nc, prefix, c->stream, c->name) != 0) {
+        jw_log(JW_LOG_WARN, &f->lc, "cannot subscribe to the pull inbox: %s; retrying",
+               nats_GetLastError(NULL));
         return -1;
     }
     atomic_store(&c->st->bound, 1);
-    log_ctx lc = {.consumer = c->name, .stream = c->stream};
-    jw_log(JW_LOG_INFO, &lc, "bound to durable pull consumer");
+    jw_log(JW_LOG_INFO, &f->lc, "bound to durable pull consumer");
     return 0;
 }
 
@@ -319,8 +309,8 @@ static void
 fetcher_bind(fetcher *f)
 {
     rt_consumer *c = f->c;
-    while (!atomic_load(&c->stop) && !c->sub) {
-        if (fetcher_bind_once(c) == 0)
+    while (!atomic_load(&c->stop) && !f->pull.sub) {
+        if (fetcher_bind_once(f) == 0)
             break;
         fetcher_nap(c, f->backoff_ms);
         fetcher_backoff_grow(f);
@@ -347,7 +337,12 @@ fetcher_refresh_due(fetcher *f)
  * pause): pulling then would only fill memory with messages it cannot
  * claim, while JetStream keeps them safely. Every dedup consumer pauses
  * while the server is refused (an evicting policy): processing without
- * claims there is exactly the silent forgetting the refusal prevents. */
+ * claims there is exactly the silent forgetting the refusal prevents.
+ * Paused, no new pull request goes out; one already at the server cannot be
+ * recalled and may still bring what it asked for (a batch at most:
+ * fetcher_top_up), which the fetcher takes and hands on as usual
+ * (fetcher_pull_busy), so that it is handled and settled rather than left
+ * on the inbox, delivered and ack-pending, until the pause ends. */
 static int
 fetcher_paused(rt_consumer *c)
 {
@@ -359,30 +354,59 @@ fetcher_paused(rt_consumer *c)
     return atomic_load(&c->pause_on_redis) && !atomic_load(&c->r->redis_up);
 }
 
+/* Messages (and statuses) queued on the inbox, not yet taken. */
+static int
+fetcher_queued(fetcher *f)
+{
+    int msgs = 0, bytes = 0;
+    if (natsSubscription_GetPending(f->pull.sub, &msgs, &bytes) != NATS_OK)
+        return 0;
+    return msgs;
+}
+
+/* A request is at the server, or what one brought is on the inbox: even
+ * paused, the fetcher takes it (fetcher_paused). */
+static int
+fetcher_pull_busy(fetcher *f)
+{
+    return f->pull.outstanding > 0 || fetcher_queued(f) > 0;
+}
+
 /*
- * Wait until there is a credit (and Redis, when claims need it),
- * sending the ACKs workers leave meanwhile. Returns how many messages to
- * pull (> 0), 0 to start the round over (no credit yet, or the server
- * numbers fell due: the wait wakes every 200 ms so that neither a stop nor
- * the refresh waits on a handler), or -1 when stopping. *may_defer tells
- * whether this round's ACKs may ride with the next pull: with dedup the loop
- * ACKs after the commit, so they never pass through the fetcher.
+ * Wait until there are credits (and Redis, when claims need it), or, paused,
+ * until a request still out may bring something to take. Returns the free
+ * credits (> 0); in *full the most one pull request may ask for (the batch,
+ * within max in flight; see fetcher_top_up); in *held whether fetching is
+ * paused, so that no new request may go out. 0 to start the round over
+ * (the server numbers fell due: the wait wakes every 200 ms so that neither
+ * a stop nor the refresh waits on a handler), or -1 when stopping.
+ *
+ * When nothing is asked for and nothing has arrived (a backlog: every
+ * request was filled at once), the wait lasts until a full request's worth
+ * of credits is free (or half of them, when a request may ask for more than
+ * half): rt_pull_top_up refills at half a request, and one request then
+ * asks for many messages, where waking per returned credit would pull them
+ * one by one. The handlers still hold the rest meanwhile. rt_job_finish
+ * wakes this wait only once inflight is down to c->wake_inflight.
  */
 static int
-fetcher_wait_credit(fetcher *f, int *may_defer)
+fetcher_wait_credit(fetcher *f, int *full, int *held)
 {
     rt_consumer *c = f->c;
+    int idle_pull = f->pull.outstanding == 0 && fetcher_queued(f) == 0;
     pthread_mutex_lock(&c->mu);
-    while (!atomic_load(&c->stop) && (c->inflight >= c->max_inflight || fetcher_paused(c))) {
+    int paused = 0;
+    while (!atomic_load(&c->stop)) {
+        int batch = c->cc->batch > 0 ? c->cc->batch : 64;
+        *full = batch < c->max_inflight ? batch : c->max_inflight;
+        int half = c->max_inflight / 2 > 0 ? c->max_inflight / 2 : 1;
+        paused = fetcher_paused(c);
+        int need = paused || !idle_pull ? 1 : (*full < half ? *full : half);
+        if (c->max_inflight - c->inflight >= need && (!paused || fetcher_pull_busy(f)))
+            break;
         struct timespec ts;
         clock_deadline_ms(&ts, 200);
-        if (c->acks) {
-            /* ACKs return credits on the server: never wait holding them. */
-            pthread_mutex_unlock(&c->mu);
-            fetcher_send_acks(c, 1);
-            pthread_mutex_lock(&c->mu);
-            continue;
-        }
+        c->wake_inflight = c->max_inflight - need;
         c->fetcher_waiting = 1;
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         c->fetcher_waiting = 0;
@@ -390,119 +414,109 @@ fetcher_wait_credit(fetcher *f, int *may_defer)
             break;
     }
     int credits = c->max_inflight - c->inflight;
-    int batch = c->cc->batch > 0 ? c->cc->batch : 64;
-    *may_defer = !c->cc->dedup.enabled;
     pthread_mutex_unlock(&c->mu);
+    *held = paused;
     if (atomic_load(&c->stop))
         return -1;
-    if (credits <= 0 || fetcher_paused(c))
+    if (credits <= 0 || (paused && !fetcher_pull_busy(f)))
         return 0;
-    return ctl_cap(c->ctl, credits < batch ? credits : batch);
+    return credits;
 }
 
 /*
- * cnats 3.4.1 (Debian 12's libnats) overflows the message array of a fetch
- * when the subscription already holds messages: _fetch() sizes the array
- * for req->Batch (B), takes the c0 pending messages, lowers req->Batch to
- * B - c0 when it sends its pull request, and keeps reading until
- * count == req->Batch; with 1 <= c0 and 2*c0 + 1 > B, count is already past
- * B - c0 after the first message it reads, so it writes past the array until
- * the pull times out (nats.c #749, fixed upstream in 3.8). Messages are
- * pending when a pull's messages arrive after its client-side deadline, e.g.
- * right after a restart with redeliveries flowing; this is the heap
- * corruption ("malloc(): corrupted top size", "double free or corruption")
- * seen in restarted roles, caught by ASan in t_fault_fp_dead_letter and
- * t_orders_kill_payment. Only B = 1 is safe whatever is pending (c0 = 1
- * fills it, c0 = 0 reads one), so while anything is pending the fetcher
- * takes those messages one at a time, and pulls whole batches again once
- * the subscription is empty. What this cannot close: messages that land
- * between this check and _fetch's own (a window of microseconds).
- */
-static int
-fetcher_safe_batch(natsSubscription *sub, int n)
-{
-    int pending_msgs = 0, pending_bytes = 0;
-    if (n > 1 && natsSubscription_GetPending(sub, &pending_msgs, &pending_bytes) == NATS_OK &&
-        pending_msgs > 0)
-        return 1;
-    return n;
-}
-
-/*
- * Pull up to n messages with one pull request: no_wait with an expiry. On
- * nats-server 2.9 that request waits up to the expiry for the first message
- * when none is pending, and then returns as soon as the stream has nothing
- * more (end of stream), instead of holding the first message until the
- * whole batch has arrived as a plain waiting request does (and cnats
- * 3.4.1's simple Fetch would). So a busy consumer gets full batches and an
- * idle one sees its first message at once; a stop is noticed within the
- * expiry.
- */
-static natsStatus
-fetcher_pull(rt_consumer *c, natsMsgList *list, int n)
-{
-    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
-    jsFetchRequest req;
-    jsFetchRequest_Init(&req);
-    req.Batch = fetcher_safe_batch(c->sub, n);
-    req.NoWait = true;
-    req.Expires = (int64_t)FETCH_WAIT_MS * 1000000;
-    return natsSubscription_FetchRequest(list, c->sub, &req);
-}
-
-/*
- * Decide how the ACKs of the coming round travel. A full batch: more
- * is waiting, the next pull comes at once, and the ACKs can ride with it.
- * Otherwise workers ACK themselves (this turns deferring off and sends what
- * is held), or an idle consumer would hold them for a whole pull expiry.
+ * Keep a pull request outstanding within the credits, and within `full`
+ * (the batch): a pause cannot recall a request already at the server, so
+ * what one may ask for is what a pause may still let through (at most a
+ * batch, as README promises). A failed publish (the connection is closed;
+ * while it reconnects cnats buffers) naps with a growing backoff.
  */
 static void
-fetcher_flush_acks(rt_consumer *c, int may_defer, natsStatus s, const natsMsgList *list, int n)
+fetcher_top_up(fetcher *f, int credits, int full)
 {
-    if (may_defer && s == NATS_OK && list->Count == n) {
-        pthread_mutex_lock(&c->mu);
-        c->defer_acks = 1;
-        pthread_mutex_unlock(&c->mu);
-    } else {
-        fetcher_send_acks(c, 0);
+    rt_consumer *c = f->c;
+    int asked = rt_pull_top_up(&f->pull, credits, full);
+    if (asked > 0) {
+        atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
+        return;
+    }
+    if (asked < 0 && !atomic_load(&c->stop)) {
+        jw_log(JW_LOG_WARN, &f->lc, "pull request failed: %s", nats_GetLastError(NULL));
+        js_live_fail("pull request", NATS_CONNECTION_CLOSED);
+        fetcher_nap(c, f->backoff_ms);
+        fetcher_backoff_grow(f);
     }
 }
 
+/* Give a message back to JetStream at once (never handled: it may go to
+ * another instance right away instead of waiting out ack_wait). */
+static void
+fetcher_give_back(natsMsg *m, void *ud)
+{
+    rt_consumer *c = ud;
+    jsack_send(c->r->nc, m, JSACK_NAK, 0);
+    natsMsg_Destroy(m);
+}
+
 /*
- * Act on the pull's outcome. Returns 1 when list holds messages to
- * dispatch, 0 when the round is over (idle, failed or empty; list is then
- * empty). An idle pull is not a failure and keeps the backoff as it is; a
- * failure naps with a growing backoff so a lost server is not hammered.
+ * Take up to n messages: wait up to FETCH_WAIT_MS for the first, so a stop
+ * is noticed within it, then whatever is already queued. Acts on what the
+ * server said on the way: heard from (readiness, backoff reset), a lost
+ * request (asked again at the next top-up), a refusal or no JetStream
+ * (back off), the durable gone (bind again). Returns the messages in f->msgs.
  */
 static int
-fetcher_pull_outcome(fetcher *f, natsStatus s, natsMsgList *list, uint64_t t0)
+fetcher_receive(fetcher *f, int n)
 {
     rt_consumer *c = f->c;
-    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
-        /* Idle. cnats 3.4.1 may time out at once (nats.c #631): never
-         * spin faster than every 50 ms when nothing comes. */
-        uint64_t took_ms = (clock_mono_ns() - t0) / 1000000;
-        if (took_ms < 50)
-            fetcher_nap(c, (int)(50 - took_ms));
-        return 0;
-    }
-    if (s != NATS_OK) {
-        if (!atomic_load(&c->stop)) {
-            jw_log(JW_LOG_WARN, &f->lc, "fetch failed: %s (%s)", natsStatus_GetText(s),
-                   nats_GetLastError(NULL));
-            js_live_fail("fetch", s);
+    if (n > f->msgs_cap) {
+        natsMsg **m = realloc(f->msgs, sizeof(natsMsg *) * (size_t)n);
+        if (!m) {
+            fetcher_nap(c, f->backoff_ms);
+            return 0;
         }
+        f->msgs = m;
+        f->msgs_cap = n;
+    }
+    rt_pull_events ev;
+    int got = rt_pull_receive(&f->pull, f->msgs, n, FETCH_WAIT_MS, &ev);
+    if (ev.heard) {
+        js_live_ok();
+        f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
+        f->lost = 0;
+        f->silent = 0;
+    }
+    if (ev.lost && !f->lost) {
+        f->lost = 1;
+        jw_log(JW_LOG_INFO, &f->lc, "pull request presumed lost (%s); asking again",
+               ev.lost == 1 ? "reconnected" : "no heartbeat");
+    }
+    if (ev.lost == 2 && ++f->silent == 2 && !atomic_load(&c->stop)) {
+        /* Twice nothing at all, not even a heartbeat, on an inbox with a
+         * request waiting: the server is not answering, or this user may
+         * not subscribe to the inbox (the server refuses the subscription
+         * asynchronously; nats.inbox_prefix must match the permissions). */
+        jw_log(JW_LOG_WARN, &f->lc,
+               "nothing heard on the pull inbox %s.* for %d s: is the server answering, and "
+               "may this user subscribe there (nats.inbox_prefix)?",
+               f->pull.inbox, 4 * PULL_HEARTBEAT_MS / 1000);
+        js_live_fail("pull inbox silent", NATS_TIMEOUT);
+    }
+    if (ev.no_responders && !atomic_load(&c->stop)) {
+        js_live_fail("pull", NATS_NO_RESPONDERS);
         fetcher_nap(c, f->backoff_ms);
         fetcher_backoff_grow(f);
-        return 0;
     }
-    f->backoff_ms = FETCHER_BACKOFF_MIN_MS;
-    js_live_ok();
-    if (list->Count <= 0) {
-        natsMsgList_Destroy(list);
-        return 0;
+    if (ev.refused) {
+        jw_log(JW_LOG_ERROR, &f->lc, "pull request refused by the server: %s", ev.why);
+        fetcher_nap(c, f->backoff_ms);
+        fetcher_backoff_grow(f);
     }
-    return 1;
+    if (ev.gone) {
+        jw_log(JW_LOG_WARN, &f->lc, "the durable consumer is gone (%s); binding again", ev.why);
+        rt_pull_close(&f->pull, fetcher_give_back, c, FETCH_WAIT_MS);
+        atomic_store(&c->st->bound, 0);
+    }
+    return got;
 }
 
 /*
@@ -530,7 +544,6 @@ fetcher_take_batch(rt_consumer *c, int count, rt_gen **g, const cfg_consumer **c
     }
     pthread_mutex_unlock(&c->mu);
     atomic_fetch_add_explicit(&c->st->received, (uint_fast64_t)count, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->st->pulls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->st->in_flight, count, memory_order_relaxed);
     return cached;
 }
@@ -540,7 +553,7 @@ fetcher_take_batch(rt_consumer *c, int count, rt_gen **g, const cfg_consumer **c
 static void
 fetcher_drop_unjobbed(rt_consumer *c, rt_gen *g, natsMsg *m)
 {
-    natsMsg_NakWithDelay(m, 1000, NULL);
+    jsack_send(c->r->nc, m, JSACK_NAK, 1000);
     natsMsg_Destroy(m);
     pthread_mutex_lock(&c->mu);
     c->inflight--;
@@ -557,7 +570,7 @@ fetcher_drop_unjobbed(rt_consumer *c, rt_gen *g, natsMsg *m)
  * list per batch, so the loop and the pool are woken once, not per message.
  */
 static void
-fetcher_dispatch(fetcher *f, natsMsgList *list)
+fetcher_dispatch(fetcher *f, natsMsg **msgs, int count)
 {
     rt_consumer *c = f->c;
     rt_host *r = c->r;
@@ -565,19 +578,19 @@ fetcher_dispatch(fetcher *f, natsMsgList *list)
     rt_gen *g;
     const cfg_consumer *cc;
     plugin_instance *inst;
-    rt_job *cached = fetcher_take_batch(c, list->Count, &g, &cc, &inst);
+    rt_job *cached = fetcher_take_batch(c, count, &g, &cc, &inst);
 
     rt_job *to_claim_h = NULL, *to_claim_t = NULL;
     pool_item *to_run_h = NULL, *to_run_t = NULL;
     int nrun = 0;
-    for (int i = 0; i < list->Count; i++) {
+    for (int i = 0; i < count; i++) {
         rt_job *j = cached;
         if (j)
             cached = (rt_job *)j->node.next;
         else
             j = malloc(sizeof(rt_job));
-        natsMsg *m = list->Msgs[i];
-        list->Msgs[i] = NULL; /* the job owns it now */
+        natsMsg *m = msgs[i];
+        msgs[i] = NULL; /* the job owns it now */
         if (!j) {
             fetcher_drop_unjobbed(c, g, m);
             continue;
@@ -605,7 +618,6 @@ fetcher_dispatch(fetcher *f, natsMsgList *list)
         to_run_t = &j->item;
         nrun++;
     }
-    natsMsgList_Destroy(list);
     if (to_claim_h)
         mpsc_push_list(&r->claim_q, &to_claim_h->node, &to_claim_t->node);
     if (to_run_h)
@@ -613,15 +625,19 @@ fetcher_dispatch(fetcher *f, natsMsgList *list)
 }
 
 /*
- * Leave. ACKs still held are sent (deferring off, so workers ACK
- * themselves from now on), and the loop is woken so that it notices the
- * exit promptly and can drain and free the consumer.
+ * Leave. The inbox is drained (what the server sent before it saw the
+ * unsubscribe is given back at once), and the loop is woken so that it
+ * notices the exit promptly and can drain and free the consumer.
  */
 static void
 fetcher_exit(fetcher *f)
 {
     rt_consumer *c = f->c;
-    fetcher_send_acks(c, 0);
+    int given = rt_pull_close(&f->pull, fetcher_give_back, c, FETCH_EXIT_WAIT_MS);
+    if (given > 0)
+        jw_log(JW_LOG_INFO, &f->lc, "gave back %d messages that arrived while stopping", given);
+    free(f->msgs);
+    f->msgs = NULL;
     atomic_store(&c->exited, 1);
     nats_ReleaseThreadMemory();
     uv_async_send(&c->r->event_q.async);
@@ -640,23 +656,29 @@ fetcher_main(void *arg)
         .backoff_ms = FETCHER_BACKOFF_MIN_MS,
     };
 
-    fetcher_bind(&f);
     while (!atomic_load(&c->stop)) {
-        fetcher_refresh_due(&f);
-        fetcher_send_acks(c, 1); /* what workers left since the last pull */
-        int may_defer = 0;
-        int n = fetcher_wait_credit(&f, &may_defer);
-        if (n < 0)
-            break;
-        if (n == 0)
+        if (!f.pull.sub) {
+            fetcher_bind(&f); /* at start, and after the durable was gone */
             continue;
-
-        natsMsgList list = {0};
-        uint64_t t0 = clock_mono_ns();
-        natsStatus s = fetcher_pull(c, &list, n);
-        fetcher_flush_acks(c, may_defer, s, &list, n);
-        if (fetcher_pull_outcome(&f, s, &list, t0))
-            fetcher_dispatch(&f, &list);
+        }
+        fetcher_refresh_due(&f);
+        int full = 0, held = 0;
+        int credits = fetcher_wait_credit(&f, &full, &held);
+        if (credits < 0)
+            break;
+        if (credits == 0)
+            continue;
+        if (!held) {
+            /* Half-open: the probe asks for exactly one message (the
+             * request ends with it, so outstanding is 0 again for the
+             * next probe after the cool-down). */
+            full = ctl_cap(c->ctl, full);
+            fetcher_top_up(&f, credits, full);
+        }
+        int n = credits < full ? credits : full;
+        int got = fetcher_receive(&f, n);
+        if (got > 0)
+            fetcher_dispatch(&f, f.msgs, got);
     }
     fetcher_exit(&f);
     return NULL;
@@ -774,10 +796,8 @@ consumer_free(rt_consumer *c)
     consumer_stop(c);
     if (c->thread_started)
         pthread_join(c->thread, NULL);
-    /* Destroy, never Unsubscribe/Drain: the durable stays on the server
-     * (we bound to it; cnats deletes only consumers it created itself). */
-    if (c->sub)
-        natsSubscription_Destroy(c->sub);
+    /* The fetcher closed its inbox as it left; the durable stays on the
+     * server (a bind never creates or deletes it). */
     atomic_store(&c->st->bound, 0);
     ctl_detach(c->ctl);
     while (c->free_jobs) {

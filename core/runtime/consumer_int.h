@@ -3,9 +3,10 @@
  * in-flight credits and the life cycle of its jobs.
  *
  * The fetcher binds to the durable (created beforehand by provisioning; the
- * bind never creates or deletes it), then loops: wait for credits, pull a
- * batch, turn each message into a job and hand the batch on, to the loop
- * for claiming (dedup) or straight to the worker pool. Credits
+ * bind never creates or deletes it), then loops: wait for credits, keep a
+ * pull request outstanding within them (pull_int.h), take what arrived,
+ * turn each message into a job and hand the batch on, to the loop for
+ * claiming (dedup) or straight to the worker pool. Credits
  * (max_inflight - inflight) bound everything a consumer holds, so when
  * handlers are slow fetching stops and JetStream keeps the rest.
  *
@@ -25,7 +26,7 @@ void consumer_update(rt_consumer *c, rt_gen *g, const cfg_consumer *cc);
 void consumer_stop(rt_consumer *c);
 /* True once the fetcher has exited and nothing is in flight. */
 int consumer_drained(rt_consumer *c);
-/* Join the fetcher, release the subscription (never deletes the durable). */
+/* Join the fetcher (which closed its inbox); never deletes the durable. */
 void consumer_free(rt_consumer *c);
 
 /* Return a job's credit and resources; `j->msg` must be settled already. */
@@ -37,13 +38,6 @@ void rt_job_finish(rt_job *j);
  * it for claims; the worker for everything else. Idempotent.
  */
 void rt_job_parse(rt_job *j);
-/*
- * Worker: hand j's ACK to the fetcher when it is pulling full batches, so
- * that the server gets a batch's ACKs together with the next pull request
- * (as a plain fetch-and-ack client sends them). 1 if taken, 0 if the
- * caller settles j itself.
- */
-int consumer_defer_ack(rt_job *j);
 /* Build the key of a job's claim. */
 void rt_job_dedup_key(rt_job *j);
 

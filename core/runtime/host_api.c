@@ -296,7 +296,7 @@ host_in_progress(const jw_msg *m)
     rt_job *j = view_job(m);
     if (!j || j->kind != RT_JOB_MESSAGE)
         return JW_ENOTSUP;
-    natsStatus s = natsMsg_InProgress(j->msg, NULL);
+    natsStatus s = jsack_send(j->c->r->nc, j->msg, JSACK_PROGRESS, 0);
     if (s != NATS_OK)
         return status_to_jw(s);
     if (j->claimed) {

@@ -7,9 +7,10 @@
  *   loop thread   rt itself, the generation list, the consumer and service
  *                 lists, Redis (rds), signals, timers, reload and drain. It
  *                 never blocks and never runs plugin code.
- *   fetcher (one per consumer)  its natsSubscription; pulls batches with
- *                 natsSubscription_Fetch and hands jobs on; also refreshes
- *                 the consumer's server-side numbers for /metrics.
+ *   fetcher (one per consumer)  its pull client (pull_int.h: a private
+ *                 inbox, a pull request kept outstanding within the
+ *                 credits), hands batches of jobs on; also refreshes the
+ *                 consumer's server-side numbers for /metrics.
  *   workers (pool)  plugin handle/init/fini, dead-letter publishes, host
  *                 services (publish, kv) called by plugins.
  *   cnats threads   connection events, request/reply deliveries and the
@@ -33,8 +34,8 @@
  *
  * One message, dedup on:  fetcher -> claim_q (mpsc) -> loop: rds_claim ->
  *   CLAIMED -> pool -> worker: handle -> done_q (mpsc) -> loop: rds_commit
- *   -> natsMsg_Ack -> job_finish (credit back to the fetcher).
- * Dedup off: fetcher -> pool -> worker: handle -> natsMsg_Ack -> job_finish.
+ *   -> "+ACK" (jsack_send) -> job_finish (credit back to the fetcher).
+ * Dedup off: fetcher -> pool -> worker: handle -> "+ACK" -> job_finish.
  */
 #ifndef JW_RT_H
 #define JW_RT_H
@@ -152,7 +153,6 @@ struct rt_consumer {
     rt_host *r;
     char *name;
     char *stream;
-    natsSubscription *sub; /* the fetcher's; destroyed after it is joined */
     pthread_t thread;
     int thread_started;
 
@@ -164,9 +164,8 @@ struct rt_consumer {
     int inflight;           /* under mu: messages fetched and not finished */
     int max_inflight;       /* under mu */
     int fetcher_waiting;    /* under mu */
+    int wake_inflight;      /* under mu: rt_job_finish wakes the waiting fetcher at or below */
     rt_job *free_jobs;      /* under mu */
-    int defer_acks;         /* under mu: workers leave ACKs to the fetcher */
-    rt_job *acks;           /* under mu: jobs whose ACK the fetcher sends */
     int nfree;
 
     atomic_int stop;           /* fetcher: exit after the current fetch */

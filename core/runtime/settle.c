@@ -46,28 +46,33 @@ rt_job_log_ctx(const rt_job *j, log_ctx *lc)
     lc->span_id = j->span_id;
 }
 
-/* Perform the NATS side of the settlement. Any thread. */
+/*
+ * Perform the NATS side of the settlement. Any thread. The acknowledgement
+ * is published to the message's reply subject (jsack_send: the fetcher's
+ * inbox is a plain subscription, which cnats's natsMsg_Ack refuses) and
+ * buffered: cnats's flusher writes the ACKs of a millisecond together.
+ */
 static void
 nats_settle(rt_job *j)
 {
     stats_consumer *st = j->c->st;
+    natsConnection *nc = j->c->r->nc;
     natsStatus s = NATS_OK;
     stats_result res = STATS_RESULT_ACK;
     switch (j->settle) {
     case SETTLE_ACK:
-        s = natsMsg_Ack(j->msg, NULL);
+        s = jsack_send(nc, j->msg, JSACK_ACK, 0);
         break;
     case SETTLE_DUP:
-        s = natsMsg_Ack(j->msg, NULL);
+        s = jsack_send(nc, j->msg, JSACK_ACK, 0);
         res = STATS_RESULT_DUPLICATE;
         break;
     case SETTLE_NAK:
-        s = j->delay_ms > 0 ? natsMsg_NakWithDelay(j->msg, j->delay_ms, NULL)
-                            : natsMsg_Nak(j->msg, NULL);
+        s = jsack_send(nc, j->msg, JSACK_NAK, j->delay_ms);
         res = j->busy ? STATS_RESULT_BUSY : STATS_RESULT_RETRY;
         break;
     case SETTLE_DEAD:
-        s = natsMsg_Term(j->msg, NULL);
+        s = jsack_send(nc, j->msg, JSACK_TERM, 0);
         res = j->rejected ? STATS_RESULT_REJECT : STATS_RESULT_DEAD_LETTER;
         break;
     case SETTLE_NONE:
@@ -361,8 +366,6 @@ settle_after_handler(rt_job *j)
         mpsc_push(&j->c->r->done_q, &j->node);
         return;
     }
-    if (j->settle == SETTLE_ACK && consumer_defer_ack(j))
-        return;
     nats_settle(j);
     rt_job_finish(j);
 }
@@ -444,8 +447,6 @@ run_batch(rt_job *head)
             dt = j;
             continue;
         }
-        if (j->settle == SETTLE_ACK && consumer_defer_ack(j))
-            continue;
         nats_settle(j);
         rt_job_finish(j);
     }
@@ -731,14 +732,6 @@ settle_redis_up(rt_host *r)
         list = (rt_job *)(j->node.next ? JOB_OF(j->node.next, node) : NULL);
         send_commit(r, j);
     }
-}
-
-void
-settle_ack_deferred(rt_job *j)
-{
-    JW_ASSERT_THREAD(JW_ROLE_FETCHER);
-    nats_settle(j);
-    rt_job_finish(j);
 }
 
 int

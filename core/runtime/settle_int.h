@@ -28,8 +28,6 @@ void settle_redis_up(rt_host *r);
  * loop and pool exist, close with the loop's other handles. Loop. */
 void settle_init(rt_host *r);
 void settle_close(rt_host *r, uv_close_cb cb);
-/* Send the ACK a worker left to the fetcher (consumer_defer_ack); fetcher. */
-void settle_ack_deferred(rt_job *j);
 /* Drain: NAK a job that was fetched but never started (any thread but
  * releases claims through the loop). */
 void settle_abandon(rt_job *j);

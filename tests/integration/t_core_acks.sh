@@ -1,10 +1,12 @@
 #!/bin/bash
-# ACKs without dedup: while pulls come back full the workers leave ACKs to
-# the fetcher, which sends them before its next pull (consumer_defer_ack).
-# None may be lost or held: a backlog that ends exactly on a pull boundary
-# is fully acked without further traffic, a trickle after it too, and a
-# SIGTERM in the middle of a backlog leaves nothing handled but unacked
-# (every message is handled exactly once over two runs, dedup off).
+# ACKs without dedup: the workers publish them to each message's reply
+# subject (jsack_send) into cnats's write buffer, while the fetcher keeps a
+# pull request outstanding. None may be lost or held: a backlog that ends
+# exactly on a batch boundary is fully acked without further traffic, a
+# trickle after it too, and a SIGTERM in the middle of a backlog leaves
+# nothing handled but unacked, and nothing that reached the inbox stuck
+# until ack_wait (the fetcher drains its inbox and NAKs what arrived; every
+# message is handled exactly once over two runs, dedup off).
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jetway.sh"
 
@@ -31,8 +33,8 @@ YAML
 "$JW" check -c "$T/jw.yaml" >/dev/null || fail "jetway check refused the config"
 "$JW" provision -c "$T/jw.yaml" >/dev/null || fail "provisioning failed"
 
-# 1. A backlog of exactly 100 full pulls: the last pull is full, the next
-#    finds nothing, and every ACK must still reach the server. ack_wait is
+# 1. A backlog of exactly 100 full batches: the last batch is full, the
+#    next finds nothing, and every ACK must still reach the server. ack_wait is
 #    60 s, so a lost ACK would keep num_ack_pending above 0 past the
 #    deadline and a redelivery would show as an extra attempt.
 N=6400
@@ -53,8 +55,8 @@ done
 [ "$(attempts "$T/effects")" = $((N + 3)) ] || fail "attempts $(attempts "$T/effects"), want $((N + 3))"
 
 # 3. SIGTERM in the middle of a backlog: queued work is given back, running
-#    handlers finish, and every ACK held for the fetcher goes out before
-#    the exit. Whatever was handled must not come back.
+#    handlers finish and ACK, and what the open pull request brought to the
+#    inbox is NAKed at the exit. Whatever was handled must not come back.
 jw_stop jw || fail "jetway exited non-zero after SIGTERM"
 M=40000
 pubn work.items $M b- >/dev/null || fail "publish failed"
