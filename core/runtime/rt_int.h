@@ -220,16 +220,16 @@ struct rt_host {
     int reload_pending;
     uint64_t reload_seq;
     atomic_int redis_up;
-    atomic_int redis_refused; /* the Redis server's configuration is refused (rds on_state -1) */
-    atomic_int redis_settled; /* Redis's first outcome is known (up, down, refused), or
-                               * REDIS_SETTLE_MS passed: dedup consumers wait for it */
+    atomic_int redis_refused;  /* the Redis server's configuration is refused (rds on_state -1) */
+    atomic_int redis_settled;  /* Redis's first outcome is known (up, down, refused), or
+                                * REDIS_SETTLE_MS passed: dedup consumers wait for it */
     uint64_t redis_started_ms; /* loop: when rds_start ran (monotonic ms) */
-    atomic_int stopping;      /* for threads: shutting down */
-    jw_host host;             /* the table handed to plugins */
-    void *http;               /* http server, when configured */
-    void *otlp;               /* span exporter, when configured */
-    void *watch;              /* loop: the config watcher (run --watch-config), see watch_int.h */
-    void *ctlsock;            /* loop: the control socket next to the pid file, see ctlsock_int.h */
+    atomic_int stopping;       /* for threads: shutting down */
+    jw_host host;              /* the table handed to plugins */
+    void *http;                /* http server, when configured */
+    void *otlp;                /* span exporter, when configured */
+    void *watch;               /* loop: the config watcher (run --watch-config), see watch_int.h */
+    void *ctlsock; /* loop: the control socket next to the pid file, see ctlsock_int.h */
     int grace_expired;
     /* loop: CLAIMED jobs of one consumer gathered while claim replies are
      * read, handed to the pool 16 at a time or from run_check at the end of

@@ -31,7 +31,7 @@
  * refused) before their on_unavailable policy applies: a first fetch must
  * not process without claims on a server the check is about to refuse. */
 #define REDIS_SETTLE_MS 3000
-#define TICK_MS 100
+#define TICK_MS         100
 /* How often commits that failed without a disconnect are sent again. */
 #define COMMIT_RETRY_MS 1000
 
@@ -348,7 +348,8 @@ on_tick(uv_timer_t *t)
     atomic_store(&stats.loop_heartbeat_ms, (int_fast64_t)now_ms);
     /* Redis unreachable from the start reports nothing: after a while the
      * dedup consumers go on with their on_unavailable policy. */
-    if (r->rds && !atomic_load(&r->redis_settled) && now_ms - r->redis_started_ms >= REDIS_SETTLE_MS)
+    if (r->rds && !atomic_load(&r->redis_settled) &&
+        now_ms - r->redis_started_ms >= REDIS_SETTLE_MS)
         atomic_store(&r->redis_settled, 1);
     reap_removed(r);
     /* Commits whose outcome was unknown are re-sent when Redis comes back;
