@@ -52,6 +52,11 @@ mkdir -p "$T/audit"
 chown 10001:10001 "$T/audit"
 chmod 0750 "$T/audit"
 
+# The streams are created in one place (config/all-in-one.yaml, as the
+# Kubernetes provision Job does); the roles bind to them.
+podman run --rm --network=host -e NATS_URL="$NATS_URL" "$IMG" provision -c /etc/jetway/all-in-one.yaml \
+    >"$T/provision.log" 2>&1 || fail "provision from the image: $(tail -n 5 "$T/provision.log")"
+
 for r in $ROLES; do
     port=$(free_port)
     var="$(echo "$r" | tr '[:lower:]' '[:upper:]')_HTTP"
@@ -67,9 +72,9 @@ for r in $ROLES; do
 done
 note "image built in ${build_s}s; four roles ready"
 
-podman run --rm --network=host "$IMG" load -s "$NATS_URL" --orders "$IMAGE_ORDERS" \
+podman run --rm --network=host --entrypoint jetway-orders-load "$IMG" -s "$NATS_URL" --orders "$IMAGE_ORDERS" \
     --redis "$REDIS_URL" --json >"$T/load.json" 2>"$T/load.err" ||
-    fail "jetway load from the image: $(tail -n 5 "$T/load.err") $(cat "$T/load.json")"
+    fail "jetway-orders-load from the image: $(tail -n 5 "$T/load.err") $(cat "$T/load.json")"
 summary=$(python3 -c 'import json,sys
 s = json.load(open(sys.argv[1]))
 assert s["accepted"] == s["sent"] == int(sys.argv[2]), "accepted %s of %s" % (s["accepted"], s["sent"])
@@ -92,7 +97,7 @@ for r in $ROLES; do
         fail "$r exited $code on podman stop"
     }
 done
-podman run --rm -v "$T/audit:/var/lib/jetway/audit:ro" "$IMG" audit verify /var/lib/jetway/audit \
+podman run --rm -v "$T/audit:/var/lib/jetway/audit:ro" --entrypoint jetway-audit-verify "$IMG" /var/lib/jetway/audit \
     >"$T/verify.txt" 2>&1 || fail "audit verify: $(cat "$T/verify.txt")"
 
 echo "RESULT t_deploy_image build_s=$build_s roles=4 $summary stopped_exit0=4" \
