@@ -21,8 +21,16 @@ failpoint_hit(const char *name, const char *id)
         return;
     const char *skip = getenv("JW_FAILPOINT_SKIP");
     long n = atomic_fetch_add(&failpoint_hits, 1);
-    if (skip && n < atol(skip))
+    long first = skip ? atol(skip) : 0;
+    if (n < first)
         return;
+    if (n > first) {
+        /* Another thread is killing the process at this point: stop here
+         * too (a crash stops every thread), and log nothing, so that the
+         * one message id logged is the one the kill was for. */
+        for (;;)
+            pause();
+    }
     log_warn("failpoint %s: killing the process (message id %s)", name, id ? id : "-");
     raise(SIGKILL);
 }
