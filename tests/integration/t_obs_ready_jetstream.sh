@@ -68,7 +68,10 @@ must /healthz 200 ok
 # Back: ready again by itself.
 for i in 2 3; do start_node $i; done
 must /readyz 200 '"ready"' 90
-pubn work.a 5 b- >/dev/null || fail "pub after recovery"
+# Ready means jetway's consumer works again; the stream's own leader may
+# still be settling, so the publisher retries (same ids: no duplicates).
+pub_b() { pubn work.a 5 b- >/dev/null 2>&1; }
+wait_for 30 pub_b || fail "pub after recovery"
 wait_for 60 sh -c "[ \$(grep -c '^attempt ' $T/effects) -ge 10 ]" || fail "work not handled after recovery"
 jw_stop jw || fail "exit status"
 echo "RESULT obs_ready_jetstream outage=503 recovered=200 handled=10"

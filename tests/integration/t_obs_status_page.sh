@@ -281,10 +281,14 @@ curl -sf "$BASE/status.json" >/dev/null || fail "the host stopped answering afte
 write_cfg "  - {name: extra, stream: WORK, filter_subject: work.c, handler: acker, dead_letter: dlq.extra}"
 kill -HUP "$(pid_of jw)"
 digest2=$(sha256sum "$T/jw.yaml" | cut -d' ' -f1)
+# The digest and the topology are published by two steps of the swap (the
+# reload's outcome, then the new generation's topology): wait for both.
 reloaded()
 {
     curl -sf "$BASE/status.json" >"$T/s2.json" &&
-        [ "$(status_field "d['reload']['digest']" "$T/s2.json")" = "$digest2" ]
+        [ "$(status_field "d['reload']['digest']" "$T/s2.json")" = "$digest2" ] &&
+        [ "$(status_field "[c['name'] for c in d['topology']['consumers']]" "$T/s2.json")" = \
+            "['worker', 'acks', 'extra']" ]
 }
 wait_for 30 reloaded || fail "the good reload does not show: $(cat "$T/s2.json")"
 [ "$(status_field "(d['reload']['last_ok'], 'error' in d['reload'], [c['name'] for c in d['topology']['consumers']])" "$T/s2.json")" = \
